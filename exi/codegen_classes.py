@@ -73,6 +73,9 @@ class _ModuleWriter:
             meta["optional"] = True
         if f.kind == "content":
             meta["children"] = self.children(owner)
+            if any(pos.kind == "SE*" for pos in self.grammar_types[owner.key].positions):
+                meta["wildcard"] = True
+                ann = "object"  # text, (local name, value) children and exi.values.Wild elements
         dt = f.datatype
         if dt is not None and dt.lexical == "integer":
             meta["range"] = (dt.lo, dt.hi)

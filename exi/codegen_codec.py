@@ -17,11 +17,13 @@ window margin.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from exi.bindings import Bindings, ClassSpec
+from exi.bindings import Bindings
 from exi.codegen_decoder import RunBound, emit_decoder
 from exi.codegen_encoder import emit_encoder
+from exi.codegen_tables import emit_tables
 from exi.datatypes import Datatype, bits_for
 from exi.grammar import Member, SchemaGrammar, State, TypeGrammar
 from exi.model import QName
@@ -33,6 +35,7 @@ _RUNTIME_NAMES = (
     "check_length", "check_range", "enum_index", "fused_error", "missing", "not_allowed", "only_one", "out_of_range",
     "premature", "r_bin", "r_el_bin", "r_el_int", "r_el_str", "r_el_uint", "r_enum", "r_int", "r_nbit_value",
     "r_str", "r_uint", "spill", "too_few", "too_many", "undeclared", "unspill", "w_bin", "w_bool", "w_el_bin",
+    "SlowPath",
     "w_el_int_raw", "w_el_str", "w_el_uint_raw", "w_int", "w_str", "w_uint", "window",
 )  # fmt: skip
 
@@ -106,6 +109,21 @@ class Context:
                 i += 1
             taken.add(name)
             self.fn[key] = name
+        self.type_order = sorted(grammar.types, key=lambda k: self.fn[k])
+        """The order of the general coder's type table (and of the functions)."""
+        self.type_index = {key: i for i, key in enumerate(self.type_order)}
+        self.prefixes: dict[str, str] = {}
+        self.castable = {tg.base for tg in grammar.types.values() if tg.base is not None}
+        """Types some other type of the set derives from: an object of the derived class in one of their fields is
+        an ``xsi:type`` cast, which the general encoder writes."""
+
+    def has_enum(self, dt: Datatype, context: QName) -> bool:
+        """True when the bindings have an enum class for an enumerated datatype."""
+        try:
+            self.b.enum_for(dt, context)
+        except KeyError:
+            return False
+        return True
 
     def cls(self, key: QName) -> str:
         """The expression naming a type's binding class in the generated module."""
@@ -125,42 +143,6 @@ class Context:
         index = "{" + ", ".join(f"{v!r}: {i}" for i, v in enumerate(es.values)) + "}"
         return self.out.const("EI", index), self.out.const("EV", values)
 
-    def offered_all(self, tg: TypeGrammar, states: set[int]) -> str:
-        """What the grammar allows in any of ``states`` (for error messages)."""
-        return " | ".join(sorted({offered(tg, tg.states[s]) for s in states}))
-
-
-class CodecGenerator(Context):
-    """Builds the source of one codec module."""
-
-    # ---- generic tables ------------------------------------------------------------------------------
-    def generic_table(self, tg: TypeGrammar, spec: ClassSpec) -> str:
-        states = []
-        for st in tg.states:
-            prods = tuple((pr.event, pr.position, pr.member) for pr in st.productions)
-            states.append(f"({st.width}, {prods!r}, {second_level_ee(st)!r})")
-        positions = []
-        attr_fields = {f.position: f.name for f in spec.fields if f.kind == "attribute"}
-        for pos in tg.positions:
-            members = []
-            for m in pos.members:
-                if pos.kind == "AT":
-                    members.append(f"({m.qname[1]!r}, None, None, {self.datatype_literal(pos.datatype, m.qname)})")
-                elif m.type_key is not None:
-                    fn = self.fn[m.type_key]
-                    members.append(f"({m.qname[1]!r}, _e_{fn}, _d_{fn}, None)")
-                else:
-                    members.append(f"({m.qname[1]!r}, None, None, {self.datatype_literal(m.datatype, m.qname)})")
-            state_after = tg.state_of.get((pos.index, "one"), -1)
-            positions.append(
-                f"({pos.kind!r}, {attr_fields.get(pos.index)!r}, ({''.join(x + ', ' for x in members)}), {state_after})"
-            )
-        content = next(f.name for f in spec.fields if f.kind == "content")
-        return (
-            f"_G_{self.fn[tg.key]} = GenericTable(\n    states=({''.join(s + ', ' for s in states)}),\n"
-            f"    positions=({''.join(p + ', ' for p in positions)}),\n    content={content!r},\n)"
-        )
-
     def datatype_literal(self, dt: Datatype | None, context: QName) -> str:
         if dt is None:
             return "None"
@@ -171,33 +153,37 @@ class CodecGenerator(Context):
         else:
             enum = ", None, None"
         return (
-            f"({dt.kind!r}, {dt.lo!r}, {dt.hi!r}, {dt.bits}, {dt.length!r}, {dt.min_length!r}, {dt.max_length!r}{enum})"
+            f"({dt.kind!r}, {dt.lo!r}, {dt.hi!r}, {dt.bits}, {dt.length!r}, {dt.min_length!r}, {dt.max_length!r}"
+            f"{enum}, {dt.lexical!r})"
         )
+
+    def offered_all(self, tg: TypeGrammar, states: set[int]) -> str:
+        """What the grammar allows in any of ``states`` (for error messages)."""
+        return " | ".join(sorted({offered(tg, tg.states[s]) for s in states}))
+
+
+class CodecGenerator(Context):
+    """Builds the source of one codec module."""
 
     # ---- module --------------------------------------------------------------------------------------
     def generate(self, header: str) -> str:
         for key in sorted(self.grammar.types, key=lambda k: self.fn[k]):
             tg = self.grammar.types[key]
             spec = self.b.classes[key]
-            cls = self.cls(key)
             name = self.fn[key]
+            index = self.type_index[key]
             if spec.generic:
-                enc_body = [f"return enc_generic(acc, n, o, _G_{name})"]
-                dec_body, dec_defaults = [f"return dec_generic(D, T, p, L, R, _G_{name}, {cls})"], ""
+                enc_body = [f"return enc_generic(acc, n, o, SCHEMA, {index})"]
+                dec_body, dec_defaults = [f"return dec_generic(D, T, p, L, R, SCHEMA, {index})"], ""
             else:
                 enc_body = emit_encoder(self, tg, spec)
                 dec_body, dec_defaults = emit_decoder(self, tg, spec)
             self.out.funcs.append(_function(f"_e_{name}", "acc, n, o", f"Encode {key[1]}.", enc_body, encode=True))
-            children = {self.fn[m.type_key] for pos in tg.positions for m in pos.members if m.type_key is not None}
-            self.runs.note(name, dec_body, children, spec.generic)
+            self.runs.note(name, dec_body, (), spec.generic)
             params = "D, T, p, L, R" + (", " + dec_defaults if dec_defaults else "")
             self.out.funcs.append(_function(f"_d_{name}", params, f"Decode {key[1]}.", dec_body, encode=False))
-        generic = [
-            self.generic_table(self.grammar.types[k], self.b.classes[k])
-            for k in sorted(self.grammar.types, key=lambda k: self.fn[k])
-            if self.b.classes[k].generic
-        ]
         roots = self.root_tables()
+        tables = emit_tables(self)
         imports = "\n".join(f"from {self.package} import {m} as _{m}" for m in sorted(self.modules))
         runtime = ", ".join(sorted(_RUNTIME_NAMES))
         parts = [
@@ -208,7 +194,8 @@ class CodecGenerator(Context):
             "",
             "# ruff: noqa",
             "# mypy: ignore-errors",
-            "from exi.generic import GenericTable, dec_generic, enc_generic",
+            "from exi.generic import dec_generic, enc_generic",
+            "from exi.tables import SchemaTables",
             f"from exi.runtime import {runtime}",
             imports,
             "",
@@ -219,9 +206,8 @@ class CodecGenerator(Context):
             "\n\n\n".join(self.out.funcs),
             "",
             "",
-            *generic,
-            "",
             roots,
+            tables,
         ]
         return "\n".join(parts) + "\n"
 
@@ -246,6 +232,7 @@ class CodecGenerator(Context):
         return (
             f"NAME = {self.set_name!r}\n"
             f"NAMESPACES = {self.grammar.namespaces!r}\n"
+            f"PREFIXES = {dict(sorted(self.prefixes.items()))!r}\n"
             f"RUN_BITS = {self.runs.longest()}\n"
             f"DOCUMENT = (\n{doc})\n"
             f"FRAGMENT = (\n{frag})\n"
@@ -275,6 +262,16 @@ def _function(name: str, params: str, doc: str, body: list[str], *, encode: bool
     return "\n".join(lines)
 
 
-def generate_codec_module(grammar: SchemaGrammar, bindings: Bindings, package: str, set_name: str, header: str) -> str:
-    """The source of the codec module of one schema set; ``package`` holds the binding modules."""
-    return CodecGenerator(grammar, bindings, package, set_name).generate(header)
+def generate_codec_module(
+    grammar: SchemaGrammar,
+    bindings: Bindings,
+    package: str,
+    set_name: str,
+    header: str,
+    prefixes: Mapping[str, str] | None = None,
+) -> str:
+    """The source of the codec module of one schema set; ``package`` holds the binding modules, ``prefixes``
+    (namespace -> prefix) name the namespaces in its XML view."""
+    gen = CodecGenerator(grammar, bindings, package, set_name)
+    gen.prefixes = dict(prefixes or {})
+    return gen.generate(header)

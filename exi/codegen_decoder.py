@@ -92,12 +92,12 @@ class _Decoder:
             blk.add(
                 f"if c >= {n_prod}:",
                 f"    if c != {n_prod} or (D >> (T - p - {bits})) & {(1 << w2) - 1}:",
-                f"        raise bad_event(c, {width}, p, {what!r})",
+                f"        raise bad_event(c, {width}, p, {what!r}, {n_prod})",
                 f"    p += {bits}",
                 *("    " + line for line in self.empty),
             )
         else:
-            blk.add(f"if c >= {n_prod}: raise bad_event(c, {width}, p, {what!r})")
+            blk.add(f"if c >= {n_prod}: raise bad_event(c, {width}, p, {what!r}, {n_prod})")
         blk.add(f"p += {width}", f"nxt = {tgt[0]}" if n_prod == 1 else f"nxt = {tuple(tgt)!r}[c]")
 
     def value(self, blk: _Block, f: FieldSpec, pos: Position) -> None:
@@ -110,9 +110,13 @@ class _Decoder:
             blk.add(*decode_plain_value(f.datatype, values))
             return
         m: Member = pos.members[f.member]
-        if m.abstract or (m.type_key is not None and self.ctx.grammar.types[m.type_key].abstract):
+        if m.abstract:
             blk.flush(what)
-            blk.add(f"raise DecodeError('element {m.qname[1]} has an abstract type', bit_offset=p)")
+            blk.add(f"raise DecodeError('element {m.qname[1]} is abstract', bit_offset=p)")
+        elif m.type_key is not None and self.ctx.grammar.types[m.type_key].abstract:
+            # Valid only with xsi:type naming a derived type: the general decoder reads it.
+            blk.flush(what)
+            blk.add(f"raise DecodeError('element {m.qname[1]} has an abstract type', bit_offset=p, escape=True)")
         elif m.type_key is not None:
             blk.flush(what)
             blk.add(f"v, p = _d_{self.ctx.fn[m.type_key]}(D, T, p, L, R)", CHECKPOINT)
@@ -215,6 +219,9 @@ class _Decoder:
 
 def emit_decoder(ctx: Context, tg: TypeGrammar, spec: ClassSpec) -> tuple[list[str], str]:
     """The body lines of a structured type's decoder, and its extra default parameters."""
+    if tg.abstract:
+        # Valid only with xsi:type naming a derived type (or as a deviation): the general decoder reads it.
+        return [f"raise DecodeError('type {tg.key[1]} is abstract', bit_offset=p, escape=True)"], ""
     d = _Decoder(ctx, tg, spec)
     return d.body(), d.defaults()
 

@@ -99,7 +99,7 @@ class _Encoder:
 
     def member_value(self, blk: _Block, pos: Position, member: int) -> None:
         m = pos.members[member]
-        if m.abstract or (m.type_key is not None and self.ctx.grammar.types[m.type_key].abstract):
+        if m.abstract:
             blk.add(f"raise abstract({m.qname[1]!r})")
         elif m.type_key is not None:
             blk.emit(f"acc, n = _e_{self.ctx.fn[m.type_key]}(acc, n, v)")
@@ -111,6 +111,13 @@ class _Encoder:
 
     def body(self) -> list[str]:
         blk = _Block()
+        if self.tg.abstract:
+            # Only a derived type's object (xsi:type) can stand here: the general encoder writes the cast.
+            return ["raise SlowPath"]
+        if self.tg.key in self.ctx.castable or not self.spec.fields:
+            # A derived type's object is an xsi:type cast; and an empty type reads no field that would refuse a
+            # TypeCast: the general encoder writes both.
+            blk.add(f"if o.__class__ is not {self.ctx.cls(self.tg.key)}: raise SlowPath")
         states: set[int] = {0}
         for pos in self.tg.positions:
             fields = [f for f in self.spec.fields if f.position == pos.index]
@@ -233,7 +240,9 @@ class _Encoder:
         body.add(f"f = {name!r}")
         body.nest("if i == 0:", first)
         under, mid = again.get("under"), again.get("mid")
-        if pos.counted and under is not None and mid is not None and under.code != mid.code:
+        # The "under" state (fewer than minOccurs coded) offers only this SE, the "mid" state also the exits:
+        # the same code 0 may have different widths, so both the code and its width must match to merge them.
+        if pos.counted and under is not None and mid is not None and (under.code, under.width) != (mid.code, mid.width):
             body.nest(f"elif i < {lo}:", under)
             body.nest("else:", mid)
         else:

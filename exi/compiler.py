@@ -49,6 +49,8 @@ class ProjectSpec:
     codec_package: str
     tokens: Mapping[str, str] = field(default_factory=dict)
     """Substrings replaced before field names are snake_cased (e.g. ``{"PnC": "Pnc"}``)."""
+    prefixes: Mapping[str, str] = field(default_factory=dict)
+    """Namespace -> prefix of the XML view, for namespaces the schemas name no prefix for (or to override one)."""
 
 
 @dataclass
@@ -130,14 +132,31 @@ def compile_project(spec: ProjectSpec, xsd_dir: Path) -> CompiledProject:
                     f"and {set_spec.name}: a type of this namespace depends on the set it is compiled in"
                 )
             class_sources[mod] = (set_spec.name, text)
+        prefixes = view_prefixes(grammar, spec.prefixes)
         result.codec_modules[set_spec.name] = generate_codec_module(
-            grammar, bindings, spec.class_package, set_spec.name, header
+            grammar, bindings, spec.class_package, set_spec.name, header, prefixes
         )
         result.grammars[set_spec.name] = grammar_to_json(grammar, set_spec.name, files)
         result.grammar_objects[set_spec.name] = grammar
         result.bindings[set_spec.name] = bindings
     result.class_modules = {mod: text for mod, (_s, text) in sorted(class_sources.items())}
     return result
+
+
+def view_prefixes(grammar: SchemaGrammar, configured: Mapping[str, str]) -> dict[str, str]:
+    """Namespace -> prefix for every target namespace of a set: configured, else declared, else ``ns1``...;
+    a prefix already taken gets a number."""
+    declared = dict(grammar.prefixes)
+    out: dict[str, str] = {}
+    taken = {"xs", "xsi", "xml"}
+    for i, ns in enumerate(sorted(n for n in grammar.namespaces if n)):
+        wanted = configured.get(ns) or declared.get(ns) or f"ns{i + 1}"
+        prefix, n = wanted, 2
+        while prefix in taken:
+            prefix, n = f"{wanted}{n}", n + 1
+        taken.add(prefix)
+        out[ns] = prefix
+    return out
 
 
 def load_codec(project: CompiledProject, set_name: str, spec: ProjectSpec) -> Codec:

@@ -18,9 +18,12 @@ from typing import Any
 from exi import bitstream
 from exi.bitstream import window
 from exi.datatypes import bits_for
-from exi.errors import DecodeError, EncodeError, ExiError
-from exi.generic import _dec_element, _enc_element
+from exi.deviations import Deviation
+from exi.errors import DecodeError, EncodeError, ExiError, SlowPath
+from exi.general import decode_general, deviation_error, encode_general
 from exi.model import QName, clark
+from exi.tables import SchemaTables
+from exi.viewbase import ViewContext
 
 __all__ = ["Codec", "Document"]
 
@@ -29,17 +32,19 @@ HEADER = 0x80
 
 @dataclass(frozen=True)
 class Document:
-    """A decoded document or fragment: the root element's qualified name and its value."""
+    """A decoded document or fragment: the root element's qualified name and its value.
+
+    ``deviations`` lists the schema deviations a tolerant decoding accepted (always empty in strict mode).
+    """
 
     root: QName
     value: Any
+    deviations: tuple[Deviation, ...] = ()
 
 
 class _Roots:
     def __init__(self, rows: tuple[tuple[Any, ...], ...]) -> None:
         self.rows = rows
-        # (local name, encoder, decoder, datatype row) of each root, as exi.generic codes a member.
-        self.members = tuple((row[1], row[2], row[3], None if isinstance(row[4], type) else row[4]) for row in rows)
         self.by_name: dict[str, list[int]] = {}
         self.by_class: dict[type, list[int]] = {}
         for i, row in enumerate(rows):
@@ -82,6 +87,19 @@ class Codec:
         run: int = module.RUN_BITS
         if run > bitstream.WINDOW_MARGIN * 8:
             raise ExiError(f"codec {self.name} reads up to {run} bits between window checkpoints: regenerate it")
+        tables = getattr(module, "SCHEMA", None)
+        if not isinstance(tables, SchemaTables):
+            raise ExiError(f"codec {self.name} has no tables for the general coder: regenerate it")
+        self.tables = tables
+        self.prefixes: dict[str, str] = dict(getattr(module, "PREFIXES", {}))
+        """Namespace -> prefix of the XML view."""
+        self._view: ViewContext | None = None
+
+    def view_context(self) -> ViewContext:
+        """What the XML and JSON views need to know about this schema set (prefixes, types, elements)."""
+        if self._view is None:
+            self._view = ViewContext.of(self.tables, self.prefixes)
+        return self._view
 
     @property
     def root_elements(self) -> list[QName]:
@@ -98,18 +116,25 @@ class Codec:
         acc, n = (HEADER << width) | i, 8 + width
         enc = row[2]
         try:
-            if enc is not None:  # a complex root: its encoder directly
-                acc, n = enc(acc, n, obj)
-            elif row[4] is None:
-                raise EncodeError("this element is declared with differing types; it cannot be a fragment root")
-            else:
-                acc, n = _enc_element(acc, n, obj, roots.members[i])
-        except EncodeError as exc:
-            raise exc.within(row[1]) from None
+            if enc is None:  # a simple-typed root (or one declared with differing types): the general coder
+                raise SlowPath
+            acc, n = enc(acc, n, obj)
+        except (SlowPath, EncodeError) as exc:
+            # A cast, wildcard content, a simple root, or a value the specialised code refuses: the general
+            # encoder codes everything; where it refuses too, the specialised code's message is kept unless it
+            # only reports a Python error (a value of the wrong kind, e.g. a TypeCast where none fits).
+            try:
+                data: bytes = encode_general(self.tables, obj, i, fragment=fragment)
+                return data
+            except EncodeError as general:
+                specific = isinstance(exc, EncodeError) and exc.__cause__ is None
+                first = exc if specific and isinstance(exc, EncodeError) else general
+                raise first.within(row[1]) if not first.path or first.path[0] != row[1] else first from None
         if fragment:
             acc, n = (acc << width) | (len(self._frag.rows) + 1), n + width
         pad = -n % 8
-        return (acc << pad).to_bytes((n + pad) // 8, "big")
+        out: bytes = (acc << pad).to_bytes((n + pad) // 8, "big")
+        return out
 
     def encode(self, obj: Any, root: str | QName | None = None) -> bytes:
         """Encode a document whose root element is ``root`` (inferred from the value's class if omitted)."""
@@ -121,7 +146,7 @@ class Codec:
         i = self._frag.find(obj, root, "element")
         return self._encode(obj, self._frag, i, self._frag_width, True)
 
-    def _decode(self, data: bytes, fragment: bool) -> tuple[QName, Any]:
+    def _decode(self, data: bytes, fragment: bool, tolerant: bool = False) -> tuple[QName, Any, tuple[Deviation, ...]]:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise DecodeError("input must be bytes", bit_offset=0)
         data = bytes(data)
@@ -133,6 +158,26 @@ class Codec:
                 f"EXI header must be 0x80 (no cookie, no options, version 1); found 0x{data[0]:02x}{hint}",
                 bit_offset=0,
             )
+        try:
+            return self._fast(data, fragment)
+        except DecodeError as exc:
+            if not exc.escape and not tolerant:
+                raise
+            failed_at = exc.bit_offset if exc.bit_offset is not None else -1
+        # The stream escapes to what only the general decoder reads (xsi:type, wildcards, deviations).
+        got = decode_general(self.tables, data, fragment=fragment, tolerant=tolerant, failed_at=failed_at)
+        roots = self._frag if fragment else self._doc
+        found = roots.by_name.get(clark(got.root), [])
+        value = got.value
+        if found and isinstance(roots.rows[found[0]][4], type):
+            value = _as_root(value, roots.rows[found[0]][4])
+        if got.deviations and not tolerant:
+            err = deviation_error(got.deviations[0])
+            err.tolerated = Document(got.root, value, got.deviations)
+            raise err
+        return got.root, value, got.deviations
+
+    def _fast(self, data: bytes, fragment: bool) -> tuple[QName, Any, tuple[Deviation, ...]]:
         total = len(data) * 8
         if len(data) <= bitstream.WINDOW_STEP + bitstream.WINDOW_MARGIN:
             D, T, L = int.from_bytes(data, "big"), total, total  # one window: the common case, without a call
@@ -145,28 +190,26 @@ class Codec:
             raise DecodeError("unexpected end of stream", bit_offset=8)
         code = (D >> (T - 8 - width)) & ((1 << width) - 1)
         if code >= len(rows):
-            what = "SE(*) (an element not declared in this schema set)" if code == len(rows) else f"code {code}"
-            if fragment and code == len(rows) + 1:
-                what = "ED (an empty fragment)"
+            if code == len(rows):  # SE(*): an element named in the stream
+                raise DecodeError("the root element is SE(*)", bit_offset=8, escape=True)
+            what = "ED (an empty fragment)" if fragment and code == len(rows) + 1 else f"code {code}"
             raise DecodeError(f"unsupported root event {what}", bit_offset=8)
         row = rows[code]
         if row[3] is None and row[4] is None:
             raise DecodeError(f"element {row[1]} is declared with differing types; not supported", bit_offset=8)
         dec = row[3]
+        if dec is None:  # a simple-typed root: the general decoder
+            raise DecodeError("a simple-typed root element", bit_offset=8, escape=True)
         p = 8 + width
         try:
-            if dec is not None:  # a complex root: its decoder directly
-                value, p = dec(D, T, p, L, data)
-            else:
-                value, p = _dec_element(D, T, p, L, data, roots.members[code])
+            value, p = dec(D, T, p, L, data)
         except DecodeError as exc:
             raise exc.within(row[1]) from None
         except (ValueError, IndexError, TypeError) as exc:
             raise DecodeError(f"malformed stream: {exc}", bit_offset=p, path=[row[1]]) from None
         cls = row[4]
-        if isinstance(cls, type) and type(value) is not cls:
-            # An element-named subclass of the shared type class (same slots): make the root explicit.
-            object.__setattr__(value, "__class__", cls)
+        if type(value) is not cls and isinstance(cls, type):
+            value = _as_root(value, cls)
         if p > L:
             D, T, L = window(data, p)
         if fragment:
@@ -181,16 +224,28 @@ class Codec:
         rest = total - p
         if rest >= 8:
             raise DecodeError(f"{rest // 8} unexpected byte(s) after the end of the document", bit_offset=p)
-        return (row[0], row[1]), value
+        return (row[0], row[1]), value, ()
 
-    def decode_document(self, data: bytes) -> Document:
-        """Decode a document, returning its root element name and value."""
-        return Document(*self._decode(data, False))
+    def decode_document(self, data: bytes, *, tolerant: bool = False) -> Document:
+        """Decode a document, returning its root element name and value.
+
+        Strict (the default) refuses a schema deviation with its element path and bit offset; the error's
+        :attr:`~exi.errors.DecodeError.tolerated` holds the tolerant reading. ``tolerant`` returns that reading,
+        with the deviations in :attr:`Document.deviations`.
+        """
+        return Document(*self._decode(data, False, tolerant))
 
     def decode(self, data: bytes) -> Any:
         """Decode a document and return the root element's value."""
         return self._decode(data, False)[1]
 
-    def decode_fragment(self, data: bytes) -> Document:
-        """Decode an element fragment."""
-        return Document(*self._decode(data, True))
+    def decode_fragment(self, data: bytes, *, tolerant: bool = False) -> Document:
+        """Decode an element fragment (strict or tolerant as :meth:`decode_document`)."""
+        return Document(*self._decode(data, True, tolerant))
+
+
+def _as_root(value: Any, cls: Any) -> Any:
+    """A root's value as its element-named subclass of the shared type class (same slots), if it has one."""
+    if isinstance(cls, type) and type(value) is not cls and type(value) in cls.__mro__:
+        object.__setattr__(value, "__class__", cls)
+    return value

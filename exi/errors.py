@@ -10,7 +10,16 @@
 
 from __future__ import annotations
 
-__all__ = ["DecodeError", "EncodeError", "ExiError", "SchemaError"]
+from typing import Any
+
+__all__ = ["DecodeError", "EncodeError", "ExiError", "SchemaError", "SlowPath"]
+
+
+class SlowPath(Exception):
+    """Raised by a specialised encoder for a value only the general encoder codes (a cast, wildcard content).
+
+    :class:`~exi.document.Codec` catches it and encodes the message with :mod:`exi.interp_encode`.
+    """
 
 
 def _format_path(path: list[str]) -> str:
@@ -57,10 +66,18 @@ class DecodeError(ExiError):
     ``path`` is the element path that was being decoded (outermost first).
     """
 
-    def __init__(self, reason: str, *, bit_offset: int | None = None, path: list[str] | None = None) -> None:
+    def __init__(
+        self, reason: str, *, bit_offset: int | None = None, path: list[str] | None = None, escape: bool = False
+    ) -> None:
         self.reason = reason
         self.bit_offset = bit_offset
         self.path: list[str] = list(path or [])
+        self.escape = escape
+        """The stream escapes to a production the specialised decoder does not handle (second level, wildcard):
+        the general decoder reads such streams (see :mod:`exi.interp_decode`)."""
+        self.tolerated: Any = None
+        """For a schema deviation refused in strict mode: the tolerant reading (a :class:`~exi.document.Document`
+        with its deviations), so that a caller may still accept it."""
         super().__init__(reason)
 
     def within(self, name: str) -> DecodeError:

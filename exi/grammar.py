@@ -23,9 +23,10 @@ grammar lists every element qname declared anywhere in the set, plus SE(*) and E
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from exi.catalog import initial_strings, simple_types
 from exi.datatypes import Datatype, bits_for, datatype_for
 from exi.errors import SchemaError
 from exi.model import (
@@ -86,6 +87,10 @@ class Position:
     required: bool = True
     """For attributes: ``use="required"``."""
     in_repeated_group: bool = False
+    wildcard: tuple[str, ...] = ()
+    """SE(*): the namespaces the wildcard admits, ``("##any",)``, ``("##other", target namespace)`` or URIs."""
+    process: str = ""
+    """SE(*): processContents (``strict``: only elements the schema set declares, or with xsi:type)."""
 
     @property
     def counted(self) -> bool:
@@ -148,6 +153,13 @@ class TypeGrammar:
     state_of: dict[tuple[int, CountClass], int]
     """``(position, count class)`` -> state id. The start state is ``(END, "one")`` -> 0."""
     simple_content: Datatype | None
+    content: tuple[Production, ...] = ()
+    """The productions of the first content state ("Element_i,content2" of EXI §8.5.4.4.1): where an undeclared
+    SE(*) or CH in a start-tag state leads. Only reachable through those deviations."""
+    base: QName | None = None
+    """The complex type this one extends (xsi:type may name only types derived from the declared one)."""
+    named: bool = True
+    """False for an anonymous type (xsi:type cannot name it)."""
 
     def next_state(self, position: int, count: int) -> int:
         """The state after consuming ``position`` for the ``count``-th consecutive time."""
@@ -180,6 +192,14 @@ class SchemaGrammar:
     types: dict[QName, TypeGrammar]
     namespaces: tuple[str, ...]
     """Target namespaces of the set."""
+    uris: tuple[str, ...] = ()
+    """The initial URI partition of the string table (EXI §7.3.1)."""
+    local_names: tuple[tuple[str, ...], ...] = ()
+    """The initial local-name partition of each URI, parallel to :attr:`uris`."""
+    simple_types: tuple[tuple[QName, QName | None, Datatype], ...] = ()
+    """Named simple types ``xsi:type`` may name: (name, base, datatype)."""
+    prefixes: tuple[tuple[str, str], ...] = ()
+    """(namespace, prefix) for the XML view, as the schema documents declare them."""
 
     @property
     def doc_width(self) -> int:
@@ -243,6 +263,8 @@ class _Builder:
                 min_occurs=p.min_occurs,
                 max_occurs=p.max_occurs,
                 in_repeated_group=repeated,
+                wildcard=_wildcard(p),
+                process=p.process,
             )
             if pos.counted:
                 raise SchemaError(f"type {clark(self.key)}: bounded repetition of a wildcard is not supported")
@@ -307,6 +329,7 @@ class _Builder:
             attr_positions.append(pos.index)
             seq(*self.leaf(pos))
         content_first: set[int] = set()
+        content_nullable = True
         simple_dt: Datatype | None = None
         if simple is not None:
             if particle is not None:
@@ -314,12 +337,17 @@ class _Builder:
             simple_dt = datatype_for(simple)
             pos = Position(index=len(self.positions), kind="CH", datatype=simple_dt)
             content_first = {pos.index}
+            content_nullable = False
             seq(*self.leaf(pos))
         elif particle is not None:
             f, la, n = self.particle(particle, False)
             content_first = f
+            content_nullable = n
             seq(f, la, n)
-        return self.states(ct.abstract, mixed, first, last, nullable, attr_positions, content_first, simple_dt)
+        tg = self.states(ct.abstract, mixed, first, last, nullable, attr_positions, content_first, simple_dt)
+        base = ct.base if ct.base in self.schema.complex_types else None
+        content = _ordered(self.positions, content_first, content_nullable, mixed)
+        return replace(tg, content=content, base=base, named=not ct.anonymous)
 
     def states(
         self,
@@ -336,26 +364,7 @@ class _Builder:
         attr_set = set(attr_positions)
 
         def ordered(targets: set[int], ee: bool, ch: bool) -> tuple[Production, ...]:
-            prods: list[Production] = []
-            for i in sorted(targets):
-                pos = positions[i]
-                if pos.kind == "AT":
-                    prods.append(Production("AT", i))
-            for i in sorted(targets):
-                pos = positions[i]
-                if pos.kind == "SE":
-                    prods.extend(Production("SE", i, m) for m in range(len(pos.members)))
-            for i in sorted(targets):
-                if positions[i].kind == "SE*":
-                    prods.append(Production("SE*", i))
-            if ee:
-                prods.append(Production("EE"))
-            for i in sorted(targets):
-                if positions[i].kind == "CH":
-                    prods.append(Production("CH", i))
-            if ch:
-                prods.append(Production("CH", END))
-            return tuple(prods)
+            return _ordered(positions, targets, ee, ch)
 
         def content_region(targets: set[int], here: int) -> bool:
             # Mixed content: untyped CH is offered wherever content may start or continue.
@@ -401,6 +410,37 @@ class _Builder:
         )
 
 
+def _wildcard(w: Wildcard) -> tuple[str, ...]:
+    if w.namespaces == ("##any",):
+        return ("##any",)
+    if w.namespaces == ("##other",):
+        return ("##other", w.target_namespace)
+    return tuple({"##local": "", "##targetNamespace": w.target_namespace}.get(ns, ns) for ns in w.namespaces)
+
+
+def _ordered(positions: list[Position], targets: set[int], ee: bool, ch: bool) -> tuple[Production, ...]:
+    """A state's productions in EXI order (§8.5.4.3): AT(qname), SE(qname) in schema order, SE(*), EE, CH."""
+    prods: list[Production] = []
+    for i in sorted(targets):
+        if positions[i].kind == "AT":
+            prods.append(Production("AT", i))
+    for i in sorted(targets):
+        pos = positions[i]
+        if pos.kind == "SE":
+            prods.extend(Production("SE", i, m) for m in range(len(pos.members)))
+    for i in sorted(targets):
+        if positions[i].kind == "SE*":
+            prods.append(Production("SE*", i))
+    if ee:
+        prods.append(Production("EE"))
+    for i in sorted(targets):
+        if positions[i].kind == "CH":
+            prods.append(Production("CH", i))
+    if ch:
+        prods.append(Production("CH", END))
+    return tuple(prods)
+
+
 def compile_grammar(schema: Schema) -> SchemaGrammar:
     """Compile every type and the document and fragment grammars of a schema set."""
     types = {key: _Builder(schema, key).build() for key in sorted(schema.complex_types, key=qname_sort_key)}
@@ -416,6 +456,7 @@ def compile_grammar(schema: Schema) -> SchemaGrammar:
         decls = by_qname[q]
         kinds = {(d.type_key, d.simple_type, d.nillable) for d in decls}
         fragment_members.append(helper.member_for(decls[0]) if len(kinds) == 1 else None)
+    uris, local_names = initial_strings(schema)
     return SchemaGrammar(
         globals=globals_,
         global_members=global_members,
@@ -423,4 +464,8 @@ def compile_grammar(schema: Schema) -> SchemaGrammar:
         fragment_members=tuple(fragment_members),
         types=types,
         namespaces=tuple(schema.target_namespaces),
+        uris=uris,
+        local_names=local_names,
+        simple_types=simple_types(schema),
+        prefixes=tuple(sorted(schema.prefixes.items())),
     )

@@ -64,6 +64,9 @@ class SimpleType:
     length: int | None = None
     min_length: int | None = None
     max_length: int | None = None
+    base: QName | None = None
+    """The type this one restricts (for a built-in, its base in the XSD type hierarchy); None at the root or for
+    an anonymous base. ``xsi:type`` may name a type only if it derives from the declared one."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class Wildcard:
     target_namespace: str
     min_occurs: int = 1
     max_occurs: int = 1
+    process: str = "strict"
+    """``processContents``: strict (a global declaration must exist), lax or skip."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,9 @@ class Schema:
     complex_types: dict[QName, ComplexType] = field(default_factory=dict)
     simple_types: dict[QName, SimpleType] = field(default_factory=dict)
     sources: list[tuple[str, str]] = field(default_factory=list)
+    prefixes: dict[str, str] = field(default_factory=dict)
+    """Namespace -> the prefix the documents declare for it (a document's prefix for its own target namespace
+    first, else the first declaration met): what an XML view of the set's documents calls it."""
     """``(file path, target namespace)`` of every document read, in reading order."""
 
     def decl(self, particle: ElementParticle) -> ElementDecl:

@@ -28,12 +28,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from exi.bitstream import SPILL_LIMIT, EndOfStream, read_bits, read_uint_tail, spill, unspill, window
-from exi.errors import DecodeError, EncodeError
+from exi.errors import DecodeError, EncodeError, SlowPath
 
 __all__ = [
     "SPILL_LIMIT",
     "DecodeError",
     "EncodeError",
+    "FacetError",
+    "SlowPath",
     "spill",
     "unspill",
     "window",
@@ -242,13 +244,19 @@ def _ee(D: int, T: int, p: int, R: bytes) -> int:
 
 
 def _ee_error(p: int) -> DecodeError:
-    return DecodeError("expected the end of a simple element (EE); found an undeclared production", bit_offset=p)
+    return DecodeError(
+        "expected the end of a simple element (EE); found an undeclared production", bit_offset=p, escape=True
+    )
+
+
+class FacetError(DecodeError):
+    """A decoded value breaks its type's range or length facets (a tolerant decoder may keep it)."""
 
 
 def check_range(v: int, lo: int | None, hi: int | None, p: int) -> None:
     """Decoder side: reject a value outside the type's range."""
     if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise DecodeError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
+        raise FacetError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
 
 
 def _simple_escape(D: int, T: int, p: int, empty_bits: int, what: str) -> int:
@@ -256,14 +264,18 @@ def _simple_escape(D: int, T: int, p: int, empty_bits: int, what: str) -> int:
     width = empty_bits - 1
     code = (D >> (T - p - width)) & ((1 << width) - 1)
     if code != 0:
-        raise DecodeError(f"undeclared production (second-level code {code}) in a {what} element", bit_offset=p)
+        raise DecodeError(
+            f"undeclared production (second-level code {code}) in a {what} element", bit_offset=p, escape=True
+        )
     return p + width
 
 
 def r_el_uint(D: int, T: int, p: int, R: bytes, lo: int | None, hi: int | None) -> tuple[int, int]:
     """Simple element content: CH, Unsigned Integer, EE."""
     if (D >> (T - p - 1)) & 1:
-        raise DecodeError("expected the value of an integer element; found an undeclared production", bit_offset=p)
+        raise DecodeError(
+            "expected the value of an integer element; found an undeclared production", bit_offset=p, escape=True
+        )
     start = p + 1
     v, p = r_uint(D, T, start, R)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -278,7 +290,9 @@ def r_el_uint(D: int, T: int, p: int, R: bytes, lo: int | None, hi: int | None) 
 def r_el_int(D: int, T: int, p: int, R: bytes, lo: int | None, hi: int | None) -> tuple[int, int]:
     """Simple element content: CH, Integer, EE."""
     if (D >> (T - p - 1)) & 1:
-        raise DecodeError("expected the value of an integer element; found an undeclared production", bit_offset=p)
+        raise DecodeError(
+            "expected the value of an integer element; found an undeclared production", bit_offset=p, escape=True
+        )
     start = p + 1
     v, p = r_int(D, T, start, R)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -327,22 +341,24 @@ def check_length(v: str | bytes, exact: int | None, lo: int | None, hi: int | No
     size = len(v)
     if (exact is not None and size != exact) or (lo is not None and size < lo) or (hi is not None and size > hi):
         want = f"exactly {exact}" if exact is not None else f"{lo or 0}..{hi if hi is not None else 'unbounded'}"
-        raise DecodeError(f"value length {size} violates the type's length facet ({want})", bit_offset=p)
+        raise FacetError(f"value length {size} violates the type's length facet ({want})", bit_offset=p)
 
 
 def r_nbit_value(D: int, T: int, p: int, lo: int, hi: int, bits: int) -> tuple[int, int]:
     """An n-bit bounded integer value without event codes (attribute values)."""
     v = ((D >> (T - p - bits)) & ((1 << bits) - 1)) + lo if bits else lo
     if v > hi:
-        raise DecodeError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
+        raise FacetError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
     return v, p + bits
 
 
-def bad_event(code: int, width: int, p: int, offered: str) -> DecodeError:
-    """The error for an event code that is an escape to undeclared productions or out of range."""
+def bad_event(code: int, width: int, p: int, offered: str, declared: int) -> DecodeError:
+    """The error for an event code that is an escape to undeclared productions (``code == declared``, which the
+    general decoder reads) or out of range."""
     return DecodeError(
         f"event code {code} ({width} bits) is not a declared production here; expected one of: {offered}",
         bit_offset=p,
+        escape=code == declared,
     )
 
 
@@ -389,8 +405,8 @@ def not_allowed(name: str, offered: str, state: int | None = None) -> EncodeErro
 
 
 def abstract(name: str) -> EncodeError:
-    """The error for an element whose type is abstract (it needs xsi:type, which ISO 15118 never uses)."""
-    return EncodeError(f"element {name} has an abstract type and cannot be encoded")
+    """The error for an abstract element (it may not occur in a document at all)."""
+    return EncodeError(f"element {name} is abstract: give one of its substitution group's members")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -420,7 +436,9 @@ def w_el_int_raw(acc: int, n: int, v: int) -> tuple[int, int]:
 def fused_error(x: int, bad: int, width: int, p: int, what: str) -> DecodeError:
     """The error for a fused read in which a bit that must be 0 (an event code) is 1."""
     first = width - (x & bad).bit_length()
-    return DecodeError(f"undeclared production (escape to second-level events) at {what}", bit_offset=p + first)
+    return DecodeError(
+        f"undeclared production (escape to second-level events) at {what}", bit_offset=p + first, escape=True
+    )
 
 
 def undeclared(D: int, T: int, p: int, zeros: int, what: str) -> DecodeError:
@@ -431,7 +449,7 @@ def undeclared(D: int, T: int, p: int, zeros: int, what: str) -> DecodeError:
 
 def out_of_range(v: int, lo: int | None, hi: int | None, p: int) -> DecodeError:
     """The error for a decoded value outside its type's range."""
-    return DecodeError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
+    return FacetError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
 
 
 def only_one(names: str) -> EncodeError:

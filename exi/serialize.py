@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from exi.grammar import END, Member, SchemaGrammar, TypeGrammar
+from exi.grammar import END, Member, Production, SchemaGrammar, TypeGrammar
 from exi.model import UNBOUNDED, clark
 
 __all__ = ["grammar_to_json"]
@@ -39,20 +39,29 @@ def _type(tg: TypeGrammar) -> dict[str, object]:
             item["datatype"] = pos.datatype.to_json()
         if (pos.min_occurs, pos.max_occurs) != (1, 1):
             item["occurs"] = [pos.min_occurs, "unbounded" if pos.max_occurs == UNBOUNDED else pos.max_occurs]
+        if pos.wildcard:
+            item["namespaces"] = list(pos.wildcard)
+            item["process"] = pos.process
         positions.append(item)
-    states = []
-    for st in tg.states:
+
+    def names(productions: tuple[Production, ...]) -> str:
         prods: list[str] = []
-        for pr in st.productions:
+        for pr in productions:
             if pr.event in ("EE",) or (pr.event == "CH" and pr.position == END):
                 prods.append(pr.event)
             elif pr.event == "SE" and len(tg.positions[pr.position].members) > 1:
                 prods.append(f"{pr.event}:{pr.position}.{pr.member}")
             else:
                 prods.append(f"{pr.event}:{pr.position}")
+        return " ".join(prods)
+
+    states = []
+    for st in tg.states:
         where = "start" if st.position == END else f"{st.position}/{st.count_class}"
-        states.append(f"{where} w={st.width} {' '.join(prods)}")
-    out: dict[str, object] = {"positions": positions, "states": states}
+        states.append(f"{where} w={st.width} {names(st.productions)}")
+    out: dict[str, object] = {"positions": positions, "states": states, "content": names(tg.content)}
+    if tg.base is not None:
+        out["base"] = clark(tg.base)
     if tg.abstract:
         out["abstract"] = True
     if tg.mixed:
@@ -73,6 +82,7 @@ def grammar_to_json(grammar: SchemaGrammar, name: str, sources: Sequence[tuple[s
         },
         "sources": [{"file": f, "sha256": d} for f, d in sources],
         "namespaces": list(grammar.namespaces),
+        "string_table": {uri: len(names) for uri, names in zip(grammar.uris, grammar.local_names, strict=True)},
         "document": {"width": grammar.doc_width, "elements": [_member(m) for m in grammar.global_members]},
         "fragment": {
             "width": grammar.fragment_width,

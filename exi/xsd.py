@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from exi.builtins import BUILTIN_BASES, BUILTINS
 from exi.errors import SchemaError
 from exi.model import (
     UNBOUNDED,
@@ -36,40 +37,8 @@ from exi.model import (
     Wildcard,
 )
 
-__all__ = ["BUILTINS", "read_schema"]
+__all__ = ["read_schema"]
 
-_I64 = 2**63
-# Built-in datatypes: name -> (primitive family, implicit minInclusive, implicit maxInclusive).
-BUILTINS: dict[str, tuple[str, int | None, int | None]] = {
-    "string": ("string", None, None),
-    "normalizedString": ("string", None, None),
-    "token": ("string", None, None),
-    "language": ("string", None, None),
-    "Name": ("string", None, None),
-    "NCName": ("string", None, None),
-    "NMTOKEN": ("string", None, None),
-    "ID": ("string", None, None),
-    "IDREF": ("string", None, None),
-    "ENTITY": ("string", None, None),
-    "anyURI": ("string", None, None),
-    "QName": ("string", None, None),
-    "boolean": ("boolean", None, None),
-    "hexBinary": ("hexBinary", None, None),
-    "base64Binary": ("base64Binary", None, None),
-    "integer": ("integer", None, None),
-    "nonNegativeInteger": ("integer", 0, None),
-    "positiveInteger": ("integer", 1, None),
-    "nonPositiveInteger": ("integer", None, 0),
-    "negativeInteger": ("integer", None, -1),
-    "long": ("integer", -_I64, _I64 - 1),
-    "int": ("integer", -(2**31), 2**31 - 1),
-    "short": ("integer", -(2**15), 2**15 - 1),
-    "byte": ("integer", -128, 127),
-    "unsignedLong": ("integer", 0, 2**64 - 1),
-    "unsignedInt": ("integer", 0, 2**32 - 1),
-    "unsignedShort": ("integer", 0, 2**16 - 1),
-    "unsignedByte": ("integer", 0, 255),
-}
 _IGNORED_FACETS = {"whiteSpace", "totalDigits", "fractionDigits", "annotation", "pattern"}
 
 
@@ -141,6 +110,10 @@ class _Reader:
         doc = _Doc(path, root)
         self.docs.append(doc)
         self.schema.sources.append((str(path), doc.tns))
+        for prefix, uri in root.nsmap.items():
+            known = uri in self.schema.prefixes
+            if prefix is not None and uri != XS and prefix != "xml" and (uri == doc.tns or not known):
+                self.schema.prefixes[uri] = prefix
         if doc.tns not in self.schema.target_namespaces:
             self.schema.target_namespaces.append(doc.tns)
         for child in _children(root):
@@ -191,7 +164,15 @@ class _Reader:
             if q[1] not in BUILTINS:
                 raise SchemaError(f"built-in type xs:{q[1]} is not supported")
             prim, lo, hi = BUILTINS[q[1]]
-            st = SimpleType(name=q, builtin=q[1], primitive=prim, min_inclusive=lo, max_inclusive=hi)
+            parent = BUILTIN_BASES.get(q[1])
+            st = SimpleType(
+                name=q,
+                builtin=q[1],
+                primitive=prim,
+                min_inclusive=lo,
+                max_inclusive=hi,
+                base=(XS, parent) if parent else None,
+            )
         elif q in self.raw_simple:
             doc, el = self.raw_simple[q]
             st = self._simple_from(doc, el, q)
@@ -214,8 +195,10 @@ class _Reader:
             if not inner:
                 raise SchemaError(f"{doc.where(r)}: restriction without a base")
             base = self._simple_from(doc, inner[0], None)
+            base_name: QName | None = None
         else:
-            base = self.simple_type(doc.resolve(r, base_text))
+            base_name = doc.resolve(r, base_text)
+            base = self.simple_type(base_name)
         enum: list[str] = []
         lo, hi = base.min_inclusive, base.max_inclusive
         length, min_len, max_len = base.length, base.min_length, base.max_length
@@ -255,6 +238,7 @@ class _Reader:
             length=length,
             min_length=min_len,
             max_length=max_len,
+            base=base_name,
         )
 
     def type_ref(self, doc: _Doc, el: etree._Element, text: str) -> tuple[QName | None, SimpleType | None]:
@@ -385,7 +369,7 @@ class _Reader:
             elif ck == "any":
                 alo, ahi = _occurs(child)
                 ns = tuple(child.get("namespace", "##any").split())
-                children.append(Wildcard(ns, doc.tns, alo, ahi))
+                children.append(Wildcard(ns, doc.tns, alo, ahi, child.get("processContents", "strict")))
             else:
                 raise SchemaError(f"{doc.where(child)}: xs:{ck} inside a model group is not supported")
         if not children:

@@ -15,7 +15,7 @@ from iso15118.constants import NS_DIN, NS_ISO20_AC, NS_ISO20_DC, EnergyService
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
 from iso15118.messages import iso20 as m
-from iso15118.security.credentials import ContractCredentials
+from iso15118.security.credentials import ContractCredentials, ProvisioningCredentials
 from iso15118.security.profiles import DEFAULT_EVCCID
 from iso15118.session.selection import EnergyFamily
 
@@ -30,7 +30,11 @@ EVCC_CHOICES: Final[Mapping[str, tuple[str, ...]]] = {
     "stop_with": ("Terminate", "Pause", "ServiceRenegotiation"),
     "power_tolerance_acceptance": tuple(str(v) for v in m.PowerToleranceAcceptance),
 }
-SECC_CHOICES: Final[Mapping[str, tuple[str, ...]]] = {"authorization": AUTHORIZATION, "pricing": tuple(PRICING)}
+SECC_CHOICES: Final[Mapping[str, tuple[str, ...]]] = {
+    "authorization": AUTHORIZATION,
+    "pricing": tuple(PRICING),
+    "protocol_preference": ("ev", "secc"),
+}
 
 
 def check_choices(config: object, choices: Mapping[str, tuple[str, ...]]) -> None:
@@ -58,6 +62,11 @@ class EvccConfig:
     authorization: str = "EIM"
     """``EIM`` or ``PnC`` (PnC needs ``credentials``)."""
     credentials: ContractCredentials | None = None
+    provisioning: ProvisioningCredentials | None = None
+    """The OEM provisioning credentials for CertificateInstallation (with ``install_certificate``)."""
+    install_certificate: bool = False
+    """Ask for a contract certificate (CertificateInstallationReq) when the SECC offers the service; the installed
+    contract serves PnC in the same session and is reported (``contract_installed``) for the next ones."""
     control_mode: ControlMode = ControlMode.DYNAMIC
     bidirectional: bool = True
     """Select the BPT service (AC_BPT, DC_BPT) when the EVSE offers it and the EV's limits say it can discharge."""
@@ -111,6 +120,10 @@ class EvccConfig:
     evcc_mac: bytes = bytes.fromhex("020000000001")
     """DIN 70121 and ISO 15118-2: SessionSetupReq's EVCCID, the EV's MAC address (hexBinary, 1 to 8 bytes; these
     generations have no string EVCCID, ``evcc_id`` is -20's). The default is a locally administered address."""
+    contract_update_before_s: float = 21 * 86400.0
+    """ISO 15118-2 Plug & Charge: renew the contract certificate (CertificateUpdateReq, when the SECC offers the
+    Certificate service) once it expires within this many seconds. Our choice: 21 days, the threshold RISE-V2G
+    uses for OK_CertificateExpiresSoon."""
 
     def __post_init__(self) -> None:
         check_choices(self, EVCC_CHOICES)
@@ -137,7 +150,13 @@ class SeccConfig:
     ASCII bytes of ``evse_id``. ``00`` says the charger has none [V2G-DC-876]."""
     protocols: tuple[str, ...] = (NS_ISO20_AC, NS_ISO20_DC)
     """Namespaces accepted in SupportedAppProtocol, in our order of preference (DC only with a DC-capable
-    controller)."""
+    controller; over each connection only those its transport is valid for, see
+    :mod:`iso15118.transport.negotiation`)."""
+    protocol_preference: str = "ev"
+    """Whose order picks among the protocols both ends speak: ``ev`` (the default) takes the EV's priority, the
+    standard's rule [V2G20-169], with ``protocols``' order breaking ties; ``secc`` takes the first of
+    ``protocols`` the EV offered (a charger that would rather run, say, DIN 70121 than -2 whatever the EV
+    prefers), the EV's priority breaking ties. Either way only what the EV offered can be chosen."""
     services: tuple[int, ...] = tuple(
         int(s) for s in (EnergyService.AC, EnergyService.AC_BPT, EnergyService.DC, EnergyService.DC_BPT)
     )

@@ -144,12 +144,17 @@ def ev_env(ctx: Context, kind: str | None = None) -> EvccEnv:
     )
 
 
+def _unsigned(kind: str, ctx: Context) -> bool:
+    """A CertificateInstallationReq the tester EV cannot sign (no provisioning credentials): the minimal one."""
+    return kind == "CertificateInstallationReq" and _config(ctx).provisioning is None
+
+
 def build_request(kind: str, ctx: Context, fields: Mapping[str, Any], stream: Stream = Stream.MAIN) -> Any:
     """The tester EV's ``kind`` request now, with ``fields`` applied."""
     protocol = ctx.protocol
     if kind == SapKind.supportedAppProtocolReq:
         msg: Any = sap_request((protocol.offer(ctx.profile.family),))
-    elif protocol.builds(kind):
+    elif protocol.builds(kind) and not _unsigned(kind, ctx):
         if ctx.ev_stop is not None:
             raise NotApplicable(ctx.ev_stop)
         env = ev_env(ctx, kind)

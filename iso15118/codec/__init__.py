@@ -21,6 +21,7 @@ from typing import Any
 
 from lxml import etree
 
+from exi.deviations import Deviation as SchemaDeviation
 from exi.document import Codec, Document
 from exi.errors import DecodeError, EncodeError
 from exi.views import ViewError
@@ -33,6 +34,8 @@ from iso15118.constants import PayloadType
 from iso15118.errors import CodecError, MessageDecodeError, MessageEncodeError
 
 __all__ = [
+    "SchemaDeviation",
+    "SchemaDeviationError",
     "codec_for",
     "decode_as",
     "decode_document",
@@ -108,7 +111,38 @@ def _encode_error(exc: EncodeError) -> MessageEncodeError:
     return MessageEncodeError(exc.reason, path=exc.path, value=exc.value, detail=str(exc))
 
 
-def _decode_error(exc: DecodeError, data: bytes) -> MessageDecodeError:
+class SchemaDeviationError(MessageDecodeError):
+    """A stream that deviates from its schema in a way EXIficient writes: refused in strict mode, readable tolerantly.
+
+    The non-strict EXI profile reserves undeclared productions (:mod:`exi.deviations`), and EXIficient codes
+    schema-invalid content with them, e.g. Josev's FAILED responses with an empty list where one element is
+    required. ``message`` is the tolerant reading and ``deviations`` what deviates (element path, bit offset);
+    ``path`` and ``bit_offset`` name the first deviation.
+    """
+
+    def __init__(self, reason: str, *, message: Any, deviations: tuple[SchemaDeviation, ...], **kw: Any) -> None:
+        super().__init__(reason, **kw)
+        self.message = message
+        self.deviations = deviations
+
+
+def _decode_error(exc: DecodeError, data: bytes, codec: Codec | None = None) -> MessageDecodeError:
+    tolerated = exc.tolerated
+    if tolerated is None and codec is not None:
+        # Refused by the specialised decoder (a facet): the tolerant reading, if there is one, goes with the error.
+        try:
+            tolerated = codec.decode_document(data, tolerant=True)
+        except DecodeError:
+            tolerated = None
+    if isinstance(tolerated, Document) and tolerated.deviations:
+        return SchemaDeviationError(
+            exc.reason,
+            path=exc.path,
+            bit_offset=exc.bit_offset,
+            detail=str(exc),
+            message=tolerated.value,
+            deviations=tolerated.deviations,
+        )
     return MessageDecodeError(exc.reason, path=exc.path, bit_offset=exc.bit_offset, detail=str(exc))
 
 
@@ -129,24 +163,33 @@ def encode_fragment(obj: object, schema: str, root: str | None = None) -> bytes:
         raise _encode_error(exc) from None
 
 
-def decode_document(data: bytes, schema: str) -> Document:
-    """Decode an EXI document of a schema set: its root element name and value."""
+def decode_document(data: bytes, schema: str, *, tolerant: bool = False) -> Document:
+    """Decode an EXI document of a schema set: its root element name and value.
+
+    Strict (the default) raises :class:`SchemaDeviationError` for a schema deviation; ``tolerant`` returns the
+    document with the deviations in :attr:`Document.deviations`.
+    """
+    codec = codec_for(schema)
     try:
-        return codec_for(schema).decode_document(data)
+        return codec.decode_document(data, tolerant=tolerant)
     except DecodeError as exc:
-        raise _decode_error(exc, data) from None
+        raise _decode_error(exc, data, codec) from None
 
 
 def decode_message(data: bytes, payload_type: int) -> Any:
-    """Decode a V2GTP payload: the payload type chooses the grammar (0x8001 SAP, 0x8002 common, ...)."""
+    """Decode a V2GTP payload: the payload type chooses the grammar (0x8001 SAP, 0x8002 common, ...).
+
+    A schema deviation raises :class:`SchemaDeviationError`, which carries the tolerant reading.
+    """
     try:
         schema = PAYLOAD_SETS[PayloadType(payload_type)]
     except (ValueError, KeyError):
         raise MessageDecodeError(f"payload type 0x{payload_type:04x} does not carry an EXI message") from None
+    codec = codec_for(schema)
     try:
-        return codec_for(schema).decode(data)  # the value only: no Document to build
+        return codec.decode(data)  # the value only: no Document to build
     except DecodeError as exc:
-        raise _decode_error(exc, data) from None
+        raise _decode_error(exc, data, codec) from None
 
 
 def decode_as(data: bytes, schema: str) -> Any:
@@ -160,8 +203,9 @@ def decode_as(data: bytes, schema: str) -> Any:
 
 def to_json(msg: object, *, schema: str | None = None) -> dict[str, Any]:
     """The JSON view ``{root element: {...}}`` of a message (Josev-style conventions)."""
-    root = codec_for(schema or schema_of(msg)).root_for(msg)
-    result: dict[str, Any] = _to_json(msg, root[1])
+    codec = codec_for(schema or schema_of(msg))
+    root = codec.root_for(msg)
+    result: dict[str, Any] = _to_json(msg, root[1], codec.view_context())
     return result
 
 
@@ -177,7 +221,7 @@ def from_json(data: dict[str, Any] | str, schema: str) -> Any:
     codec = codec_for(schema)
     cls = _class_of_root(codec, root)
     try:
-        return _from_json(cls, body)
+        return _from_json(cls, body, codec.view_context())
     except ViewError as exc:
         raise CodecError(str(exc.within(root))) from None
 
@@ -192,8 +236,8 @@ def _class_of_root(codec: Codec, root: str) -> type:
 
 def to_xml(msg: object, *, schema: str | None = None, pretty: bool = True) -> str:
     """The XML view of a message (valid against the XSDs)."""
-    root = codec_for(schema or schema_of(msg)).root_for(msg)
-    el = _to_xml(msg, root)
+    codec = codec_for(schema or schema_of(msg))
+    el = _to_xml(msg, codec.root_for(msg), codec.view_context())
     return etree.tostring(el, pretty_print=pretty, encoding="unicode")
 
 
@@ -211,7 +255,7 @@ def from_xml(text: str | bytes, schema: str | None = None) -> Any:
     codec = codec_for(name)
     cls = _class_of_root(codec, q.localname)
     try:
-        return _from_xml(cls, root)
+        return _from_xml(cls, root, codec.view_context())
     except ViewError as exc:
         raise CodecError(str(exc.within(q.localname))) from None
 

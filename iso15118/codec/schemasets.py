@@ -53,6 +53,17 @@ PROJECT: Final = ProjectSpec(
     class_package="iso15118.messages.generated",
     codec_package="iso15118.codec.generated",
     tokens={"PnC": "Pnc", "EVSEID": "EvseId", "EVCCID": "EvccId", "eMAID": "Emaid", "V2X": "V2x"},
+    # The XML view's prefixes: the schemas declare v2gci_ct (-20 CommonTypes), v2gci_d/_b/_t/_h (DIN, -2) and ds
+    # (xmldsig's own); the namespaces they leave unnamed get the same convention.
+    prefixes={
+        "urn:iso:15118:2:2010:AppProtocol": "app",
+        "http://www.w3.org/2000/09/xmldsig#": "ds",
+        "urn:iso:std:iso:15118:-20:CommonMessages": "v2gci_cm",
+        "urn:iso:std:iso:15118:-20:AC": "v2gci_ac",
+        "urn:iso:std:iso:15118:-20:DC": "v2gci_dc",
+        "urn:iso:std:iso:15118:-20:WPT": "v2gci_wpt",
+        "urn:iso:std:iso:15118:-20:ACDP": "v2gci_acdp",
+    },
 )
 
 SET_NAMES: Final = tuple(s.name for s in _SETS)

@@ -20,6 +20,7 @@ from iso15118.errors import ConfigError
 from iso15118.iso2 import evcc as ev
 from iso15118.iso2.evcc.view import EvccContext, EvccView, now_send
 from iso15118.iso2.modes import CHARGE_SERVICE_ID, family_of
+from iso15118.iso2.pnc import Iso2Pnc
 from iso15118.iso2.secc import SeccContext, SeccView, decide
 from iso15118.session.profile import Stream
 
@@ -53,8 +54,9 @@ def negotiated(
 class Iso2Secc:
     """The -2 SECC decisions for one configuration."""
 
-    def __init__(self, config: SeccConfig) -> None:
+    def __init__(self, config: SeccConfig, pnc: Iso2Pnc | None = None) -> None:
         self.config = config
+        self.pnc = pnc
 
     def initial(self) -> SeccContext:
         return SeccContext()
@@ -70,6 +72,7 @@ class Iso2Secc:
             session_id=env.session_id,
             inputs=env.inputs,
             peer=env.peer,
+            pnc=self.pnc,
             entropy=env.entropy,
             dc_capable=env.dc_capable,
             stopping=env.stopping,
@@ -95,7 +98,7 @@ class Iso2Evcc:
     def initial(self) -> EvccContext:
         return EvccContext()
 
-    def _view(self, ctx: Any, env: EvccEnv) -> EvccView:
+    def _view(self, ctx: Any, env: EvccEnv, response: Any = None) -> EvccView:
         return EvccView(
             now=env.now,
             ctx=ctx,
@@ -104,13 +107,14 @@ class Iso2Evcc:
             header=env.header,
             session_id=env.session_id,
             selection=env.selection,
+            response=response,
         )
 
     def first(self, ctx: Any, env: EvccEnv) -> Step[Any]:
         return Step(ctx, sends=(now_send(Kind.SessionSetupReq),))
 
     def after(self, kind: StrEnum, stream: Stream, response: Any, request: Any, ctx: Any, env: EvccEnv) -> Step[Any]:
-        return ev.NEXT[Kind(kind)](body_of(response), body_of(request), self._view(ctx, env))
+        return ev.NEXT[Kind(kind)](body_of(response), body_of(request), self._view(ctx, env, response))
 
     def due(self, send: Send, ctx: Any, env: EvccEnv) -> Step[Any] | None:
         handler = ev.DUE.get(Kind(send.kind))
@@ -131,6 +135,8 @@ class Iso2Evcc:
         out = negotiated(c.energy_mode, c.payment, c.schedule_tuple_id, c.renegotiations, c.resumed)
         if c.receipts:
             out["metering_receipts"] = c.receipts
+        if c.installed is not None:
+            out["contract_installed"] = c.installed
         out["notifications"] = list(c.notifications)
         return Summary(
             negotiated=out,

@@ -12,11 +12,24 @@ from typing import Any, Final
 from iso15118.messages.generated import iso2 as m
 from iso15118.session.selection import EnergyFamily
 
-__all__ = ["AC_MODES", "CHARGE_SERVICE_ID", "CHARGE_SERVICE_NAME", "DC_MODES", "family_of", "requested_family"]
+__all__ = [
+    "AC_MODES",
+    "CERTIFICATE_SERVICE_ID",
+    "CERTIFICATE_SETS",
+    "CHARGE_SERVICE_ID",
+    "CHARGE_SERVICE_NAME",
+    "DC_MODES",
+    "family_of",
+    "requested_family",
+]
 
 CHARGE_SERVICE_ID: Final = 1
 """ServiceID of the charge service (ServiceName ``AC_DC_Charging``)."""
 CHARGE_SERVICE_NAME: Final = "AC_DC_Charging"
+CERTIFICATE_SERVICE_ID: Final = 2
+"""The Certificate value-added service (ServiceCategory ContractCertificate, Table 105)."""
+CERTIFICATE_SETS: Final = {1: "Installation", 2: "Update"}
+"""The Certificate service's parameter sets: ParameterSetID -> the value of its ``Service`` parameter."""
 
 _E = m.EnergyTransferMode
 AC_MODES: Final = (_E.AC_single_phase_core, _E.AC_three_phase_core)

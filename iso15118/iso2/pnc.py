@@ -24,6 +24,7 @@ import datetime as dt
 import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography import x509
 
@@ -38,12 +39,13 @@ from iso15118.messages.generated.iso2 import (
 )
 from iso15118.security.certs import ISO2, ChainValidationError, Defect, Purpose, validate_chain
 from iso15118.security.credentials import ContractCredentials
-from iso15118.security.iso2_cps import ContractCertificatePool, certificates_of, common_name
+from iso15118.security.iso2_cps import certificates_of, common_name
 from iso15118.security.iso2_installation import install_contract, installation_request, update_request
 from iso15118.security.iso2_signatures import Iso2SignatureMode, body_element, sign_message, verify_message
 
 __all__ = [
     "CHALLENGE_SIZE",
+    "Iso2CertificateProvider",
     "Iso2Pnc",
     "PncVerdict",
     "install_contract",
@@ -73,6 +75,21 @@ class PncVerdict:
         return self.code is ResponseCode.OK
 
 
+class Iso2CertificateProvider(Protocol):
+    """Where the SECC gets the answer to a -2 CertificateInstallationReq / CertificateUpdateReq: the EV's whole
+    signed request in, the CPS's whole signed response out (both ``V2G_Message``), or
+    :class:`~iso15118.errors.InstallationError` with the -2 ``response_code`` of the refusal.
+
+    :class:`~iso15118.security.iso2_cps.ContractCertificatePool` (the local test CPS) is one. A backend relay
+    (OCPP Get15118EVCertificate) would encode the request (EXI, namespace ``urn:iso:15118:2:2013:MsgDef``), send it
+    and decode the signed answer; it waits within the SECC's response time, since -2 has no Ongoing for these
+    requests."""
+
+    def answer(self, req: V2G_Message, *, now: dt.datetime) -> V2G_Message:
+        """The signed response to ``req``; InstallationError (with ``response_code``) when there is none."""
+        ...
+
+
 def new_challenge(random_bytes: Callable[[int], bytes]) -> bytes:
     """A fresh 16-byte GenChallenge for PaymentDetailsRes, from the caller's entropy source."""
     challenge = random_bytes(CHALLENGE_SIZE)
@@ -87,11 +104,12 @@ def _failed(code: ResponseCode, detail: str, **extra: object) -> PncVerdict:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Iso2Pnc:
-    """The SECC's PnC checks: trusted contract roots, the signature mode, an optional contract pool."""
+    """The SECC's PnC checks: trusted contract roots, the signature mode, an optional certificate provider (the
+    local contract pool, or anything else that answers installation requests)."""
 
     contract_roots: tuple[x509.Certificate, ...]
     mode: Iso2SignatureMode = Iso2SignatureMode.STRICT
-    pool: ContractCertificatePool | None = None
+    pool: Iso2CertificateProvider | None = None
 
     def check_payment_details(self, req: PaymentDetailsReq, *, now: dt.datetime) -> PncVerdict:
         """The contract chain of PaymentDetailsReq, valid up to a trusted root, and its eMAID."""
@@ -147,9 +165,9 @@ class Iso2Pnc:
         )
 
     def answer_certificate_request(self, msg: V2G_Message, *, now: dt.datetime) -> V2G_Message | PncVerdict:
-        """The signed CertificateInstallationRes / UpdateRes from the pool, or the verdict why not."""
+        """The signed CertificateInstallationRes / UpdateRes from the provider, or the verdict why not."""
         if self.pool is None:
-            return _failed(ResponseCode.FAILED_NoCertificateAvailable, "this SECC has no contract certificate pool")
+            return _failed(ResponseCode.FAILED_NoCertificateAvailable, "this SECC has no certificate provider")
         try:
             return self.pool.answer(msg, now=now)
         except InstallationError as exc:

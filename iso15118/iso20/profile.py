@@ -43,10 +43,11 @@ DC_NAMESPACES: Final = (NS_ISO20_DC, "urn:iso:std:iso:15118:20:DC")
 """The XSD namespaces, then the spelling without the hyphen some standard excerpts use (accepted on receive)."""
 
 OFFERS: Final = {
-    NS_ISO20_AC: Offer(namespace=NS_ISO20_AC, major=1, aliases=AC_NAMESPACES[1:]),
-    NS_ISO20_DC: Offer(namespace=NS_ISO20_DC, major=1, aliases=DC_NAMESPACES[1:]),
+    NS_ISO20_AC: Offer(namespace=NS_ISO20_AC, major=1, aliases=AC_NAMESPACES[1:], minor_deviation=False),
+    NS_ISO20_DC: Offer(namespace=NS_ISO20_DC, major=1, aliases=DC_NAMESPACES[1:], minor_deviation=False),
 }
-"""What an SECC speaking -20 accepts in SupportedAppProtocol: major version 1, any minor [V2G20-170]."""
+"""What an SECC speaking -20 accepts in SupportedAppProtocol: major version 1, any minor [V2G20-170], answered
+``OK_SuccessfulNegotiation`` whatever the minor [V2G20-1089]."""
 
 LOOP_KINDS: Final = frozenset({Kind.AC_ChargeLoopReq, Kind.DC_ChargeLoopReq})
 _LONG: Final = frozenset({Kind.ServiceDetailReq, Kind.CertificateInstallationReq})

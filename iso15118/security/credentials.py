@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 
 from iso15118.security.sigprofile import ISO20_PROFILE, SignatureProfile
 
-__all__ = ["ContractCredentials"]
+__all__ = ["ContractCredentials", "ProvisioningCredentials"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,3 +30,19 @@ class ContractCredentials:
         certs = x509.load_pem_x509_certificates(chain_pem)
         der = tuple(c.public_bytes(serialization.Encoding.DER) for c in certs)
         return cls(chain=der, key=serialization.load_pem_private_key(key_pem, password=None), profile=profile)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProvisioningCredentials:
+    """What an EV installs a contract certificate with: its OEM provisioning chain (DER, leaf first) and key, the
+    V2G roots it trusts (named in its request; they anchor the CPS chain of the answer) and the roots a contract
+    chain may lead to (MO roots, V2G roots)."""
+
+    chain: tuple[bytes, ...]
+    key: Any
+    v2g_roots: tuple[bytes, ...]
+    contract_roots: tuple[bytes, ...]
+
+    def certificates(self, which: tuple[bytes, ...]) -> list[x509.Certificate]:
+        """``which`` (one of the DER tuples) parsed."""
+        return [x509.load_der_x509_certificate(der) for der in which]

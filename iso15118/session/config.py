@@ -47,3 +47,7 @@ class SessionConfig:
     """Accept the schedule renegotiation and metering confirmation side streams."""
     max_queued_frames: int = MAX_QUEUED_FRAMES
     max_queued_bytes: int = MAX_QUEUED_BYTES
+    tolerant_decoding: bool = False
+    """Accept a message that deviates from its schema the way EXIficient writes it (non-strict undeclared
+    productions, e.g. a FAILED response with an empty required list), reporting each deviation as a
+    :class:`~iso15118.session.events.SchemaDeviationTolerated` event; strict (the default) ends the session."""

@@ -34,6 +34,7 @@ from collections import deque
 from enum import StrEnum
 from typing import Any
 
+from iso15118.codec import SchemaDeviationError
 from iso15118.errors import CodecError, FramingError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from iso15118.session.admission import RULE_STATE_PAYLOAD, RULE_STATE_SIZE, judge
 from iso15118.session.config import Role, SessionConfig
@@ -49,6 +50,7 @@ from iso15118.session.events import (
     ProtocolNegotiated,
     RequestReceived,
     ResponseReceived,
+    SchemaDeviationTolerated,
     SessionEnded,
     SessionEstablished,
 )
@@ -218,16 +220,33 @@ class Connection:
             # Not the response the EV waits for: ignored unread [V2G20-436…440].
             reason = f"payload type 0x{payload_type:04X} while expecting {self._expected()}"
             return [FrameIgnored(at=now, reason=reason, payload_type=payload_type)]
+        tolerated: list[Event] = []
         try:
             msg = profile.decode(payload_type, payload)
         except CodecError as exc:
-            # Nothing typed can be answered to an undecodable request: end the session and close.
-            detail = f"payload type 0x{payload_type:04x} ({profile.name}), bit offsets count from the payload: {exc}"
-            return self._end(now, EndReason.DECODE_ERROR, detail, close_in=0.0)
+            if not (self.config.tolerant_decoding and isinstance(exc, SchemaDeviationError)):
+                # Nothing typed can be answered to an undecodable request: end the session and close.
+                detail = (
+                    f"payload type 0x{payload_type:04x} ({profile.name}), bit offsets count from the payload: {exc}"
+                )
+                return self._end(now, EndReason.DECODE_ERROR, detail, close_in=0.0)
+            # Tolerant: the message as EXIficient meant it, each deviation reported (offsets in the payload).
+            msg = exc.message
+            tolerated = [
+                SchemaDeviationTolerated(
+                    at=now,
+                    path=d.path,
+                    bit_offset=d.bit_offset,
+                    what=f"{d.kind}: {d.detail}",
+                    payload_type=payload_type,
+                )
+                for d in exc.deviations
+            ]
         kind = profile.kind_of(msg)
         stream = stream or Stream.MAIN
         events: list[Event] = [
-            MessageReceived(at=now, message=msg, payload_type=payload_type, stream=stream, data=payload)
+            *tolerated,
+            MessageReceived(at=now, message=msg, payload_type=payload_type, stream=stream, data=payload),
         ]
         if kind is None:
             return events + self._end(

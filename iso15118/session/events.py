@@ -22,6 +22,7 @@ __all__ = [
     "ProtocolNegotiated",
     "RequestReceived",
     "ResponseReceived",
+    "SchemaDeviationTolerated",
     "SessionEnded",
     "SessionEstablished",
 ]
@@ -162,4 +163,18 @@ class FrameIgnored(Event):
     """A frame that is not the expected response was ignored (EVCC) [V2G20-436…440]."""
 
     reason: str
+    payload_type: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchemaDeviationTolerated(Event):
+    """A received message deviates from its schema and was accepted because decoding is tolerant.
+
+    ``path`` is the element path (outermost first), ``bit_offset`` the position in the payload's EXI stream,
+    ``what`` the kind of deviation and its description.
+    """
+
+    path: tuple[str, ...]
+    bit_offset: int
+    what: str
     payload_type: int

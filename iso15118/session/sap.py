@@ -1,7 +1,9 @@
 """The SupportedAppProtocol profile: where every connection starts, whatever it negotiates.
 
 The EV offers 1..20 protocols with a priority (1 = most preferred) [V2G20-167]; the SECC keeps those it speaks
-and picks the best priority [V2G20-169]; a differing minor version is still a success [V2G20-170]. Once the
+and picks the best priority [V2G20-169] -- or, when configured to, the first of its own order among them; a
+differing minor version is still a success [V2G20-170], reported as ``OK_SuccessfulNegotiationWithMinorDeviation``
+by the generations that use that code (DIN 70121, ISO 15118-2) and never by ISO 15118-20 [V2G20-1089]. Once the
 exchange succeeds, the connection switches to the profile registered for the chosen namespace.
 The message is the same for DIN 70121, ISO 15118-2 and ISO 15118-20 (payload type 0x8001, namespace
 ``urn:iso:15118:2:2010:AppProtocol``).
@@ -26,6 +28,7 @@ __all__ = [
     "SAP",
     "SAP_MAX_PAYLOAD",
     "Offer",
+    "Preference",
     "SapKind",
     "SapProfile",
     "SapState",
@@ -54,13 +57,26 @@ class SapKind(StrEnum):
     supportedAppProtocolRes = "supportedAppProtocolRes"
 
 
+class Preference(StrEnum):
+    """Whose order decides among the protocols both ends speak."""
+
+    EV = "ev"
+    """The EV's priority (the standard's rule [V2G20-169]); the SECC's order only breaks ties."""
+    SECC = "secc"
+    """The SECC's own order (its configured protocol list); the EV's priority only breaks ties."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Offer:
-    """A protocol an SECC speaks: its namespace, major version and the spellings it also accepts."""
+    """A protocol an SECC speaks: its namespace, version, the spellings it also accepts, and whether a differing
+    minor version is answered ``OK_SuccessfulNegotiationWithMinorDeviation`` (DIN 70121 and ISO 15118-2 do;
+    ISO 15118-20 never does [V2G20-1089])."""
 
     namespace: str
     major: int
+    minor: int = 0
     aliases: tuple[str, ...] = ()
+    minor_deviation: bool = True
 
 
 def _any(selection: Selection, request: Any, response: Any = None) -> bool:
@@ -201,10 +217,13 @@ def negotiation_failure(
     return None
 
 
-def select_offer(offers: Iterable[AppProtocol], supported: Sequence[Offer]) -> tuple[AppProtocol, str] | None:
-    """The EV's best offer we speak, as (its AppProtocol, our namespace), or None [V2G20-169].
+def select_offer(
+    offers: Iterable[AppProtocol], supported: Sequence[Offer], prefer: Preference = Preference.EV
+) -> tuple[AppProtocol, Offer] | None:
+    """The best offer of the EV we speak, as (its AppProtocol, our Offer), or None.
 
-    The EV's priority decides (1 = most preferred); between equal priorities our order in ``supported`` does.
+    :attr:`Preference.EV`: the EV's priority decides (1 = most preferred) [V2G20-169]; between equal priorities our
+    order in ``supported`` does. :attr:`Preference.SECC`: our order decides, the EV's priority breaks ties.
     Only the major version we speak is accepted; any minor version is [V2G20-170].
     """
     spellings: Mapping[str, tuple[int, Offer]] = {
@@ -215,29 +234,34 @@ def select_offer(offers: Iterable[AppProtocol], supported: Sequence[Offer]) -> t
         found = spellings.get(proto.protocol_namespace)
         if found is None or proto.version_number_major != found[1].major:
             continue
-        usable.append((proto.priority, found[0], proto, found[1].namespace))
+        usable.append((proto.priority, found[0], proto, found[1]))
     if not usable:
         return None
-    usable.sort(key=lambda u: (u[0], u[1]))
+    if prefer is Preference.SECC:
+        usable.sort(key=lambda u: (u[1], u[0]))
+    else:
+        usable.sort(key=lambda u: (u[0], u[1]))
     return usable[0][2], usable[0][3]
 
 
 def answer_sap(
-    request: supportedAppProtocolReq, supported: Sequence[Offer]
+    request: supportedAppProtocolReq, supported: Sequence[Offer], prefer: Preference = Preference.EV
 ) -> tuple[supportedAppProtocolRes, str | None]:
     """The SECC's SupportedAppProtocol decision: the response, and the namespace it agreed on (None: nothing in
     common, ``Failed_NoNegotiation``).
 
-    ISO 15118-20 never answers ``OK_SuccessfulNegotiationWithMinorDeviation``, even when the minor version
-    differs [V2G20-1089].
+    A minor version other than ours is ``OK_SuccessfulNegotiationWithMinorDeviation`` where the chosen
+    :class:`Offer` says so; ISO 15118-20's never does, even when the minor version differs [V2G20-1089].
     """
-    chosen = select_offer(request.app_protocol, supported)
+    chosen = select_offer(request.app_protocol, supported, prefer)
     if chosen is None:
         return supportedAppProtocolRes(response_code=ResponseCode.Failed_NoNegotiation), None
-    offer, namespace = chosen
-    return supportedAppProtocolRes(
-        response_code=ResponseCode.OK_SuccessfulNegotiation, schema_id=offer.schema_id
-    ), namespace
+    proto, offer = chosen
+    deviates = offer.minor_deviation and proto.version_number_minor != offer.minor
+    code = (
+        ResponseCode.OK_SuccessfulNegotiationWithMinorDeviation if deviates else ResponseCode.OK_SuccessfulNegotiation
+    )
+    return supportedAppProtocolRes(response_code=code, schema_id=proto.schema_id), offer.namespace
 
 
 def sap_request(offers: Sequence[Offer]) -> supportedAppProtocolReq:
@@ -246,7 +270,7 @@ def sap_request(offers: Sequence[Offer]) -> supportedAppProtocolReq:
         AppProtocol(
             protocol_namespace=o.namespace,
             version_number_major=o.major,
-            version_number_minor=0,
+            version_number_minor=o.minor,
             schema_id=i,
             priority=i,
         )

@@ -9,17 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from iso15118.decisions import Summary
 from iso15118.session.connection import Connection
-from iso15118.session.events import CloseRequested, EndReason, Event, MessageSent, SessionEnded
+from iso15118.session.events import (
+    CloseRequested,
+    EndReason,
+    Event,
+    MessageSent,
+    SchemaDeviationTolerated,
+    SessionEnded,
+)
 from iso15118.session.profile import Stream
 from iso15118.transport.link import Link, LinkClosed
 
-__all__ = ["Clock", "EventWatcher", "Observer", "Pump", "RecordWriter", "SessionOutcome"]
+if TYPE_CHECKING:
+    from iso15118.transport.negotiation import Negotiation
+
+__all__ = ["Clock", "EventWatcher", "Observer", "Pump", "RecordWriter", "SessionOutcome", "outcome_of"]
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
@@ -72,6 +86,11 @@ class SessionOutcome:
     notes: tuple[str, ...] = ()
     interrupted: str | None = None
     """Set when the user stopped the session (SIGINT/SIGTERM): why."""
+    negotiation: Negotiation | None = None
+    """How SupportedAppProtocol went: offered, not offered or not selectable and why, chosen, the deviation it
+    needs and why ISO 15118-20 was not chosen (``downgrade``); None when no SupportedAppProtocol exchange ran."""
+    quirks: tuple[str, ...] = ()
+    """The peer quirks tolerant mode accepted in this session, one line each (:mod:`iso15118.quirks`)."""
 
     @property
     def ended_regularly(self) -> bool:
@@ -114,6 +133,16 @@ class Pump:
         """Give events to the observers (and note a due close)."""
         role, peer = str(self.conn.role), self.link.peer
         for ev in events:
+            if isinstance(ev, SchemaDeviationTolerated):  # tolerant mode's deviation "schema-deviations"
+                where = "/" + "/".join(ev.path)
+                log.warning(
+                    "%s %s: tolerated schema deviation at bit %d, %s: %s",
+                    role.upper(),
+                    peer,
+                    ev.bit_offset,
+                    where,
+                    ev.what,
+                )
             for obs in self.observers:
                 if isinstance(obs, RecordWriter):
                     if obs.blocking:
@@ -236,3 +265,35 @@ class Pump:
         ended = self.conn.ended
         assert ended is not None
         return ended
+
+
+def outcome_of(
+    conn: Connection,
+    ended: SessionEnded,
+    summary: Summary,
+    interrupted: str | None = None,
+    negotiation: Negotiation | None = None,
+    quirks: Sequence[str] = (),
+    refused: str | None = None,
+) -> SessionOutcome:
+    """The outcome of a session that ended: the decisions' summary, what the core negotiated, and the runner's
+    own records (the SupportedAppProtocol negotiation, peer quirks accepted, a request refused)."""
+    negotiated = dict(summary.negotiated)
+    namespace = conn.negotiated_namespace
+    if namespace is not None:
+        negotiated["protocol"] = namespace
+        # A printable name beside the namespace (``DIN 70121``, ``ISO 15118-20``) for summary lines.
+        negotiated["protocol_name"] = conn.config.profiles[namespace].name
+    return SessionOutcome(
+        ended=ended,
+        session_id=conn.session_id,
+        negotiated=negotiated,
+        meter_readings=summary.meter,
+        loops=summary.loops,
+        failure=summary.failure or refused,
+        substitutions=summary.substitutions,
+        notes=summary.notes,
+        interrupted=interrupted,
+        negotiation=negotiation,
+        quirks=tuple(quirks),
+    )

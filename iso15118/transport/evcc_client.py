@@ -1,12 +1,22 @@
-"""The EVCC runtime: optional SLAC, SDP (or an explicit target), TCP, TLS 1.3, then one session.
+"""The EVCC runtime: optional SLAC, SDP (or an explicit target), TCP, TLS as the generation needs, one session.
 
 :func:`run_evcc` finds the SECC on an interface with SDP [V2G20-139..161] (or connects to a target given as
 ``[ADDR%IF]:PORT``), connects, runs the TLS handshake (presenting the vehicle certificate when configured),
-checks the SECC's certificate against the -20 profile, and runs
-:func:`~iso15118.transport.runner.run_evcc_session`. With ``slac=True`` it first matches with the EVSE over
-the interface (ISO 15118-3). TCP problems raise :class:`OSError`, TLS problems
-:class:`~iso15118.errors.SecurityError` -- including a refusal of the vehicle certificate that TLS 1.3
-only delivers after the handshake, when the session's first read fails.
+checks the SECC's certificate against the profile of the generation it is for, and runs
+:func:`~iso15118.transport.runner.run_evcc_session`, which offers only the protocols the connection's transport
+is valid for.
+
+Security per generation: the SDP request asks for TLS when the most preferred protocol needs it (ISO 15118-20;
+ISO 15118-2 with Plug & Charge), else for none (DIN 70121; -2 with EIM) -- :func:`sdp_security`, or
+``EvccClientConfig.security``. What the SECC answers decides the connection attempts (:func:`plan_attempts`):
+with TLS, TLS 1.3 for -20 (the policy's ``tls``) and then, should that handshake fail, TLS 1.2 for -2
+(``tls_iso2``); without TLS, plain TCP for the protocols valid over it (-2, DIN; -20 only in tolerant mode). A
+target given without SDP is tried the same way, with plain TCP last. Each fallback is logged and ends up in the
+session's negotiation record, so a -20 session is never replaced by another generation silently.
+
+With ``slac=True`` it first matches with the EVSE over the interface (ISO 15118-3). TCP problems raise
+:class:`OSError`, TLS problems :class:`~iso15118.errors.SecurityError` -- including a refusal of the vehicle
+certificate that TLS 1.3 only delivers after the handshake, when the session's first read fails.
 """
 
 from __future__ import annotations
@@ -22,19 +32,21 @@ from iso15118.config import EvccConfig
 from iso15118.constants import SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT, SdpSecurity
 from iso15118.controller import EVController
 from iso15118.errors import ConfigError, SecurityError
-from iso15118.security.tls import HandshakeInfo, evcc_context
+from iso15118.security.tls import HandshakeInfo, TlsConfig, TlsMode, evcc_context
 from iso15118.session.connection import Role, SessionConfig
 from iso15118.session.events import EndReason
 from iso15118.transport.driver import Clock, Observer, SessionOutcome
+from iso15118.transport.generations import Standard, Transport, standard_of, transport_of
+from iso15118.transport.negotiation import ConnectionTerms
 from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.runner import run_evcc_session
-from iso15118.transport.tcp import Endpoint, connect, make_endpoint, parse_endpoint
+from iso15118.transport.tcp import Endpoint, TcpLink, connect, make_endpoint, parse_endpoint
 from iso15118.transport.udp import SDP_MAX_TRIES, SDP_TIMEOUT_PER_TRY, SdpResult, discover_secc
 
 if TYPE_CHECKING:
     from iso15118.transport.slac_link import SlacResult
 
-__all__ = ["EvccClientConfig", "EvccRun", "run_evcc"]
+__all__ = ["Attempt", "EvccClientConfig", "EvccRun", "plan_attempts", "run_evcc", "sdp_security"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +71,8 @@ class EvccClientConfig:
     sdp_destination: str = SDP_MULTICAST_ADDRESS
     sdp_port: int = SDP_SERVER_PORT
     connect_timeout_s: float = 10.0
+    security: SdpSecurity | None = None
+    """What the SDP request asks for; None: from the most preferred protocol (:func:`sdp_security`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +86,8 @@ class EvccRun:
     """When the TCP connect began (clock seconds)."""
     sdp: SdpResult | None = None
     slac: SlacResult | None = None
+    fallbacks: tuple[str, ...] = ()
+    """Connection attempts that failed before this one (a TLS 1.3 handshake a -2 charger refused...), why."""
 
     @property
     def ok(self) -> bool:
@@ -79,10 +95,67 @@ class EvccRun:
         return self.outcome.ok
 
 
-async def _discover(config: EvccClientConfig) -> tuple[Endpoint, SdpResult]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """One way of connecting: the transport, and the TLS configuration and peer-check mode for it."""
+
+    transport: Transport
+    tls: TlsConfig | None = None
+    mode: TlsMode = TlsMode.STRICT
+
+    def describe(self) -> str:
+        return {Transport.TLS13: "TLS 1.3 (ISO 15118-20)", Transport.TLS12: "TLS 1.2 (ISO 15118-2)"}.get(
+            self.transport, "plain TCP"
+        )
+
+
+def sdp_security(protocols: tuple[str, ...], authorization: str, policy: TransportPolicy) -> SdpSecurity:
+    """What the SDP request asks for: TLS when the most preferred protocol needs it -- ISO 15118-20 [V2G20-1264],
+    ISO 15118-2 with Plug & Charge (with a -2 TLS configuration) -- else none (DIN 70121, -2 with EIM, and -20
+    in tolerant mode without a TLS configuration)."""
+    first = standard_of(protocols[0]) if protocols else None
+    if first is Standard.ISO20 and policy.tls is not None:
+        return SdpSecurity.TLS
+    if first is Standard.ISO2 and authorization == "PnC" and policy.tls_iso2 is not None:
+        return SdpSecurity.TLS
+    return SdpSecurity.NONE
+
+
+def plan_attempts(
+    announced: SdpSecurity, protocols: tuple[str, ...], policy: TransportPolicy, *, plain_last: bool = False
+) -> list[Attempt]:
+    """The connection attempts, in order, for an SECC that announced ``announced``: TLS 1.3 when -20 is offered
+    and configured, TLS 1.2 when -2 is; plain TCP when the SECC has no TLS and some offered protocol is valid over
+    it, or (``plain_last``: a target without SDP) after the TLS attempts when -2 or DIN is offered."""
+    standards = {standard_of(ns) for ns in protocols}
+    attempts = []
+    if announced is SdpSecurity.TLS:
+        if Standard.ISO20 in standards and policy.tls is not None:
+            attempts.append(Attempt(transport=Transport.TLS13, tls=policy.tls_config(), mode=policy.tls_mode))
+        if Standard.ISO2 in standards and policy.tls_iso2 is not None:
+            attempts.append(Attempt(transport=Transport.TLS12, tls=policy.tls_iso2, mode=TlsMode.ISO2))
+    if announced is SdpSecurity.NONE:
+        if any(policy.admits(s, Transport.TCP).allowed for s in standards):
+            attempts.append(Attempt(transport=Transport.TCP))
+    elif plain_last and standards & {Standard.ISO2, Standard.DIN}:
+        attempts.append(Attempt(transport=Transport.TCP))  # a generation that runs over plain TCP in strict mode
+    return attempts
+
+
+def _no_attempt(announced: SdpSecurity, wanted: SdpSecurity, tolerant: bool) -> SecurityError:
+    if announced is SdpSecurity.NONE:
+        return SecurityError(
+            "the SECC announced no transport security in SDP; ISO 15118-20 requires TLS 1.3 [V2G20-1264] "
+            + ("and nothing else is offered" if tolerant else "(tolerant mode would connect without TLS)")
+        )
+    if wanted is SdpSecurity.NONE:
+        return SecurityError("the SECC announced TLS in SDP, but this EVCC has no TLS configuration (--pki)")
+    return SecurityError("the SECC announced TLS, but this EVCC has no TLS configuration for what it offers")
+
+
+async def _discover(config: EvccClientConfig, wanted: SdpSecurity) -> tuple[Endpoint, SdpResult]:
     if config.iface is None:
         raise ConfigError("the EVCC needs an interface (--iface) for SDP, or a target [ADDR%IF]:PORT")
-    wanted = SdpSecurity.TLS if config.policy.tls is not None else SdpSecurity.NONE
     found = await discover_secc(
         config.iface,
         security=wanted,
@@ -99,14 +172,6 @@ async def _discover(config: EvccClientConfig) -> tuple[Endpoint, SdpResult]:
         response.security.name,
         found.tries,
     )
-    if response.security is not wanted:
-        if wanted is SdpSecurity.NONE:
-            raise SecurityError("the SECC announced TLS in SDP, but this EVCC has no TLS configuration (--pki)")
-        if not config.policy.tolerant:
-            raise SecurityError(
-                "the SECC announced no transport security in SDP; ISO 15118-20 requires TLS 1.3 [V2G20-1264] "
-                "(tolerant mode would connect without TLS)"
-            )
     endpoint = make_endpoint(str(response.address), response.port, iface=config.iface)
     return endpoint, found
 
@@ -120,21 +185,20 @@ async def run_evcc(
     observers: Sequence[Observer] = (),
     clock: Clock = time.time,
     context: ssl.SSLContext | None = None,
+    context_iso2: ssl.SSLContext | None = None,
     on_start: Callable[[Any], None] | None = None,
 ) -> EvccRun:
     """SLAC (optional), SDP or the target, TCP, TLS, check the SECC, then run one session.
 
-    ``context`` reuses a TLS context made by :func:`~iso15118.security.tls.evcc_context` from the policy's
-    TLS configuration (many sessions of one process); by default one is made per call. ``on_start`` receives the
-    session's handle once connected (:func:`~iso15118.transport.runner.run_evcc_session`: its ``request_stop``).
+    ``context`` / ``context_iso2`` reuse TLS contexts made by :func:`~iso15118.security.tls.evcc_context` from the
+    policy's ``tls`` / ``tls_iso2`` (many sessions of one process); by default they are made when needed.
+    ``on_start`` receives the session's handle once connected
+    (:func:`~iso15118.transport.runner.run_evcc_session`: its ``request_stop``).
     """
+    evcc = evcc or EvccConfig()
+    protocols = evcc.offered_protocols
     policy = config.policy
-    policy.check(Role.EVCC)
-    tls = policy.tls_config()
-    if tls is None:
-        context = None
-    elif context is None:
-        context = evcc_context(tls)
+    policy.check(Role.EVCC, protocols)
     policy.log_deviations(Role.EVCC)
     slac_result = None
     if config.slac:
@@ -146,18 +210,29 @@ async def run_evcc(
             config.iface, "ev", modem_standin=config.modem_standin, timeout=config.slac_timeout_s
         )
         log.info("EVCC: SLAC matched in %.3f s", slac_result.duration)
+    wanted = config.security or sdp_security(protocols, evcc.authorization, policy)
     sdp_result = None
     if config.target is not None:
         endpoint = parse_endpoint(config.target, iface=config.iface)
+        attempts = plan_attempts(wanted, protocols, policy, plain_last=True)
     else:
-        endpoint, sdp_result = await _discover(config)
-        if sdp_result.response.security is SdpSecurity.NONE and context is not None:
-            log.warning("EVCC: tolerant mode deviation plain-tcp: the SECC offers no TLS")
-            context = None
-    started_at = clock()
-    link = await connect(endpoint, context, mode=policy.tls_mode, timeout=config.connect_timeout_s, clock=clock)
-    if link.tls is not None:
-        log.info("EVCC: TLS with %s: %s", endpoint, link.tls.summary())
+        endpoint, sdp_result = await _discover(config, wanted)
+        attempts = plan_attempts(sdp_result.response.security, protocols, policy)
+    if not attempts:
+        raise _no_attempt(sdp_result.response.security if sdp_result else wanted, wanted, policy.tolerant)
+    contexts = {Transport.TLS13: context, Transport.TLS12: context_iso2}
+    fallbacks: list[str] = []
+    for number, attempt in enumerate(attempts, start=1):
+        started_at = clock()
+        try:
+            link = await _connect(config, endpoint, attempt, contexts, clock)
+            break
+        except SecurityError as exc:
+            if number == len(attempts):
+                raise
+            fallbacks.append(f"{attempt.describe()} failed: {exc}")
+            log.warning("EVCC: %s; trying %s", fallbacks[-1], attempts[number].describe())
+    terms = ConnectionTerms(transport=transport_of(link.tls), policy=policy)
     outcome = await run_evcc_session(
         link,
         controller,
@@ -166,10 +241,35 @@ async def run_evcc(
         clock=clock,
         observers=observers,
         on_start=on_start,
+        terms=terms,
+        earlier=fallbacks,
     )
     refused = link.failure()
     if refused is not None and outcome.ended.reason is EndReason.CONNECTION_LOST:
         raise SecurityError(f"the SECC {endpoint} ended the TLS connection: {refused}")
     return EvccRun(
-        endpoint=endpoint, tls=link.tls, outcome=outcome, started_at=started_at, sdp=sdp_result, slac=slac_result
+        endpoint=endpoint,
+        tls=link.tls,
+        outcome=outcome,
+        started_at=started_at,
+        sdp=sdp_result,
+        slac=slac_result,
+        fallbacks=tuple(fallbacks),
     )
+
+
+async def _connect(
+    config: EvccClientConfig,
+    endpoint: Endpoint,
+    attempt: Attempt,
+    contexts: dict[Transport, ssl.SSLContext | None],
+    clock: Clock,
+) -> TcpLink:
+    context = None
+    if attempt.tls is not None:
+        context = contexts[attempt.transport] or evcc_context(attempt.tls)
+        contexts[attempt.transport] = context
+    link = await connect(endpoint, context, mode=attempt.mode, timeout=config.connect_timeout_s, clock=clock)
+    if link.tls is not None:
+        log.info("EVCC: TLS with %s: %s", endpoint, link.tls.summary())
+    return link

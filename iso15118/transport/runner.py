@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from enum import StrEnum
 from typing import Any, Final
 
+from iso15118.certificates import CertificateAnswer, CertificateProvider, CertificateStatus
 from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import DCEVSEController, EVController, EVSEController, SessionReport
 from iso15118.decisions import (
@@ -43,11 +45,10 @@ from iso15118.decisions import (
     Warn,
     settle,
 )
+from iso15118.envelope.states import body_of
 from iso15118.errors import ConfigError
-from iso15118.iso20.pnc import PncVerifier
-from iso15118.profiles import OFFERS, evcc_logic, secc_logic, session_config
-from iso15118.security.identity import certificate_identity
-from iso15118.security.tls import HandshakeInfo
+from iso15118.profiles import Pnc, evcc_logic, secc_logic, session_config
+from iso15118.quirks import Quirk, accepted_line, empty_evccid, refused_line
 from iso15118.session.connection import Connection, Role, SessionConfig
 from iso15118.session.events import (
     Event,
@@ -57,72 +58,30 @@ from iso15118.session.events import (
     SessionEstablished,
 )
 from iso15118.session.profile import Stream
-from iso15118.session.sap import SAP, answer_sap, sap_request
-from iso15118.session.selection import EnergyFamily
-from iso15118.transport.driver import Clock, Observer, Pump, SessionOutcome
+from iso15118.session.sap import SAP, sap_request
+from iso15118.transport.driver import Clock, Observer, Pump, SessionOutcome, outcome_of
+from iso15118.transport.inputs import INPUT_CALLS, peer_identity
 from iso15118.transport.link import Link
+from iso15118.transport.negotiation import (
+    ConnectionTerms,
+    Negotiation,
+    evcc_negotiation,
+    evcc_offers,
+    secc_negotiate,
+)
 from iso15118.transport.peerlog import PeerLog
 from iso15118.transport.store import SessionStore
 
-__all__ = ["peer_identity", "run_evcc_session", "serve_secc_session"]
+__all__ = ["INPUT_CALLS", "peer_identity", "run_evcc_session", "serve_secc_session"]
 
 log = logging.getLogger(__name__)
 
 _MAX_NEEDS: Final = len(Input) + 1
 """A decision asks each input at most once; more means a decision bug, reported as such."""
 
-InputCall = Callable[[EVSEController, Any, float], Awaitable[Any]]
-
-
-def _dc(controller: EVSEController) -> DCEVSEController:
-    if not isinstance(controller, DCEVSEController):
-        raise ConfigError(f"{type(controller).__name__} has no DC output (DCEVSEController) for a DC session")
-    return controller
-
-
-INPUT_CALLS: Final[dict[Input, InputCall]] = {
-    Input.LIMITS: lambda c, arg, now: c.evse_limits(now),
-    Input.AUTHORIZATION: lambda c, arg, now: c.authorize(arg[0], arg[1], now),
-    Input.POWER_DELIVERY: lambda c, arg, now: c.power_delivery(arg, now),
-    Input.LOOP_COMMAND: lambda c, arg, now: c.charge_loop(arg[0], arg[1], now),
-    Input.METER: lambda c, arg, now: c.meter(now),
-    Input.DC_LIMITS: lambda c, arg, now: _dc(c).dc_limits(now),
-    Input.CABLE_CHECK: lambda c, arg, now: _dc(c).cable_check(now),
-    Input.PRECHARGE: lambda c, arg, now: _dc(c).precharge(arg[0], arg[1], now),
-    Input.DC_LOOP: lambda c, arg, now: _dc(c).dc_charge_loop(arg, now),
-    Input.WELDING: lambda c, arg, now: _dc(c).welding_detection(now),
-}
-"""Every controller input a decision may need; PAUSED comes from the session store, not the controller."""
-
-
-def peer_identity(address: str, tls: HandshakeInfo | None) -> PeerIdentity:
-    """Who is at the other end: the address, and the vehicle certificate's subject, CN and SHA-256 fingerprint."""
-    if tls is None or tls.peer_certificate is None:
-        return PeerIdentity(address=address, subject=tls.peer_subject if tls else None)
-    identity = certificate_identity(tls.peer_certificate)
-    return PeerIdentity(
-        address=address, subject=identity.subject, fingerprint=identity.fingerprint, common_name=identity.common_name
-    )
-
-
-def _outcome(conn: Connection, ended: SessionEnded, summary: Summary, interrupted: str | None = None) -> SessionOutcome:
-    negotiated = dict(summary.negotiated)
-    namespace = conn.negotiated_namespace
-    if namespace is not None:
-        negotiated["protocol"] = namespace
-        # A printable name beside the namespace (``DIN 70121``, ``ISO 15118-20``) for summary lines.
-        negotiated["protocol_name"] = conn.config.profiles[namespace].name
-    return SessionOutcome(
-        ended=ended,
-        session_id=conn.session_id,
-        negotiated=negotiated,
-        meter_readings=summary.meter,
-        loops=summary.loops,
-        failure=summary.failure,
-        substitutions=summary.substitutions,
-        notes=summary.notes,
-        interrupted=interrupted,
-    )
+_NO_PROVIDER: Final = CertificateAnswer(
+    status=CertificateStatus.UNAVAILABLE, detail="this SECC has no certificate provider"
+)
 
 
 # ---- SECC -------------------------------------------------------------------------------------------------------
@@ -133,9 +92,11 @@ class _Secc:
         controller: EVSEController,
         config: SeccConfig,
         store: SessionStore,
-        pnc: PncVerifier | None,
+        pnc: Pnc | None,
         random: Callable[[int], bytes],
         peer: PeerIdentity,
+        terms: ConnectionTerms | None,
+        certificates: CertificateProvider | None = None,
     ) -> None:
         self.pump = pump
         self.conn = pump.conn
@@ -145,25 +106,49 @@ class _Secc:
         self.pnc = pnc
         self.random = random
         self.peer = peer
+        self.certificates = controller if isinstance(controller, CertificateProvider) else certificates
         self.dc_capable = isinstance(controller, DCEVSEController)
         self.logic: SeccLogic | None = None
         self.ctx: Any = None
         self.wrap: Callable[[SeccLogic], SeccLogic] | None = None
         self.peer_log: PeerLog | None = None
         self.interrupted: str | None = None
+        self.terms = terms
+        self.negotiation: Negotiation | None = None
+        self.quirks: list[str] = list(terms.notes) if terms is not None else []
+        self.refused: str | None = None
 
-    def offers(self) -> list[Any]:
-        """What this SECC can agree on in SupportedAppProtocol: configured, and DC only with a DC output."""
-        found = []
-        for namespace in self.config.protocols:
-            offer = OFFERS.get(namespace)
-            if offer is None:
-                continue
-            family_dc = self.conn.config.profiles[namespace].selection_for(namespace).family is EnergyFamily.DC
-            if family_dc and not self.dc_capable:
-                continue
-            found.append(offer)
-        return found
+    def log(self, level: int, text: str) -> None:
+        if self.peer_log is not None:
+            self.peer_log.log(level, self.peer.address, "SECC %s: %s", self.peer.address, text)
+        else:
+            log.log(level, "SECC %s: %s", self.peer.address, text)
+
+    async def negotiate(self, event: RequestReceived) -> None:
+        """Answer SupportedAppProtocol with what this SECC may select over this connection, and say what it did."""
+        response, self.negotiation = secc_negotiate(
+            event.message,
+            self.config,
+            dc_capable=self.dc_capable,
+            terms=self.terms,
+            profiles=self.conn.config.profiles,
+        )
+        self.log(logging.INFO, self.negotiation.describe())
+        if self.negotiation.downgrade is not None:
+            self.log(logging.WARNING, f"not ISO 15118-20: {self.negotiation.downgrade}")
+        await self.pump.send(response, stream=event.stream)
+
+    def screen(self, kind: StrEnum, message: Any) -> str | None:
+        """The peer quirk a request shows: None when there is none or tolerant mode accepts it (logged), else why
+        it is refused. Each quirk of a request is judged here and nowhere else."""
+        seen = empty_evccid(str(kind), body_of(message))
+        if seen is None:
+            return None
+        if self.terms is not None and self.terms.policy.accepts(Quirk.EMPTY_EVCCID):
+            self.quirks.append(accepted_line(Quirk.EMPTY_EVCCID, seen))
+            self.log(logging.WARNING, self.quirks[-1])
+            return None
+        return refused_line(Quirk.EMPTY_EVCCID, seen)
 
     async def handle(self, event: Event) -> None:
         if self.logic is None and self.conn.profile is not SAP:
@@ -177,10 +162,19 @@ class _Secc:
         if not isinstance(event, RequestReceived):
             return
         if self.conn.profile is SAP:
-            response, _namespace = answer_sap(event.message, self.offers())
-            await self.pump.send(response, stream=event.stream)
+            await self.negotiate(event)
             return
         assert self.logic is not None
+        kind = self.conn.kind_of(event.message)
+        assert kind is not None
+        refusal = self.screen(kind, event.message)
+        if refusal is not None:
+            self.refused = refusal
+            self.log(logging.WARNING, refusal)
+            now = self.pump.clock()
+            failed = self.conn.profile.failure(event.message, kind, "FAILED", self.conn.header(now))
+            await self.pump.send(failed, stream=event.stream)
+            return
         answer = await self.decide(event)
         self.ctx = answer.ctx
         # Effects first: the controller hears "session_stop" before the send ends the session.
@@ -215,6 +209,10 @@ class _Secc:
     async def gather(self, need: Need, now: float) -> Any:
         if need.what is Input.PAUSED:
             return self.store.get(need.arg, now)
+        if need.what is Input.CERTIFICATE:
+            if self.certificates is None:
+                return _NO_PROVIDER
+            return await self.certificates.provide_certificate(need.arg, now)
         return await INPUT_CALLS[need.what](self.controller, need.arg, now)
 
     async def carry_out(self, effect: Effect) -> None:
@@ -251,7 +249,7 @@ async def serve_secc_session(
     config: SeccConfig | None = None,
     *,
     store: SessionStore | None = None,
-    pnc: PncVerifier | None = None,
+    pnc: Pnc | None = None,
     session_config: SessionConfig | None = None,
     clock: Clock = time.time,
     observers: Sequence[Observer] = (),
@@ -260,6 +258,8 @@ async def serve_secc_session(
     decisions: Callable[[SeccLogic], SeccLogic] | None = None,
     peer_log: PeerLog | None = None,
     on_start: Callable[[Any], None] | None = None,
+    terms: ConnectionTerms | None = None,
+    certificates: CertificateProvider | None = None,
 ) -> SessionOutcome:
     """Serve one connection as the SECC until the session ends and the connection closes.
 
@@ -267,18 +267,23 @@ async def serve_secc_session(
     generation's decisions (site rules of an application, fault injection in the conformance harness);
     ``peer_log`` rate-limits the security warnings per peer (the SECC server shares one across connections);
     ``on_start`` receives a handle whose ``request_stop(why)`` coroutine asks the EV to end the session (the
-    next charge-loop response notifies Terminate).
+    next charge-loop response notifies Terminate); ``terms``: the connection's transport and policy, which decide
+    what SupportedAppProtocol may select and which peer quirks are accepted (None, for links in memory: any
+    transport, no quirk);
+    ``certificates`` answers the EV's certificate requests when the controller is no
+    :class:`~iso15118.certificates.CertificateProvider` itself.
     """
     conn = Connection(Role.SECC, now=clock(), config=_with_profiles(session_config))
     pump = Pump(conn, link, clock=clock, observers=observers)
     store = store if store is not None else SessionStore()
-    secc = _Secc(pump, controller, config or SeccConfig(), store, pnc, random, peer or PeerIdentity(address=link.peer))
+    who = peer or PeerIdentity(address=link.peer)
+    secc = _Secc(pump, controller, config or SeccConfig(), store, pnc, random, who, terms, certificates)
     secc.wrap = decisions
     secc.peer_log = peer_log
     if on_start is not None:
         on_start(secc)
     ended = await pump.run(secc.handle)
-    return _outcome(conn, ended, secc.summary(), secc.interrupted)
+    return outcome_of(conn, ended, secc.summary(), secc.interrupted, secc.negotiation, secc.quirks, secc.refused)
 
 
 def _with_profiles(config: SessionConfig | None) -> SessionConfig:
@@ -291,7 +296,7 @@ def _with_profiles(config: SessionConfig | None) -> SessionConfig:
 
 # ---- EVCC -------------------------------------------------------------------------------------------------------
 class _Evcc:
-    def __init__(self, pump: Pump, controller: EVController, config: EvccConfig) -> None:
+    def __init__(self, pump: Pump, controller: EVController, config: EvccConfig, terms: ConnectionTerms | None) -> None:
         self.pump = pump
         self.conn = pump.conn
         self.controller = controller
@@ -303,6 +308,10 @@ class _Evcc:
         self.stop_reason: str | None = None
         self.interrupted: str | None = None
         self._stop_pending = False
+        self.terms = terms
+        self.earlier: tuple[str, ...] = ()
+        self.withheld: tuple[tuple[str, str], ...] = ()
+        self.negotiation: Negotiation | None = None
 
     async def env(self, now: float) -> EvccEnv:
         return EvccEnv(
@@ -315,12 +324,20 @@ class _Evcc:
         )
 
     async def start(self) -> None:
-        offers = []
-        for namespace in self.config.offered_protocols:
-            if namespace not in OFFERS:
-                raise ConfigError(f"this EVCC does not speak {namespace} (it speaks {', '.join(OFFERS)})")
-            offers.append(OFFERS[namespace])
+        offers, self.withheld = evcc_offers(self.config.offered_protocols, self.terms)
+        if not offers:
+            why = "; ".join(f"{ns}: {reason}" for ns, reason in self.withheld)
+            raise ConfigError(f"the EVCC has nothing to offer over this connection ({why})")
         await self.pump.send(sap_request(offers))
+
+    def negotiated(self, event: ResponseReceived) -> None:
+        """Record (and log) how SupportedAppProtocol went."""
+        protocols = self.config.offered_protocols
+        record = evcc_negotiation(protocols, event.request, event.message, self.withheld, self.terms, self.earlier)
+        self.negotiation = record
+        log.info("EVCC: %s", record.describe())
+        if record.downgrade is not None:
+            log.warning("EVCC: not ISO 15118-20: %s", record.downgrade)
 
     async def handle(self, event: Event) -> None:
         if self.logic is None and self.conn.profile is not SAP:
@@ -334,6 +351,8 @@ class _Evcc:
             self.scheduled.clear()
             await self.controller.report(SessionReport(event="session_ended", detail=f"{event.reason}: {event.detail}"))
             return
+        if isinstance(event, ResponseReceived) and self.negotiation is None:
+            self.negotiated(event)
         if not isinstance(event, ResponseReceived) or self.conn.ended is not None or self.logic is None:
             return
         now = self.pump.clock()
@@ -434,19 +453,25 @@ async def run_evcc_session(
     clock: Clock = time.time,
     observers: Sequence[Observer] = (),
     on_start: Callable[[Any], None] | None = None,
+    terms: ConnectionTerms | None = None,
+    earlier: Sequence[str] = (),
 ) -> SessionOutcome:
     """Run one session as the EVCC over ``link`` (already connected: TCP, TLS or in memory).
 
     ``on_start`` receives a handle whose ``request_stop(why)`` coroutine ends the session cleanly (the CLI wires
-    SIGINT/SIGTERM to it).
+    SIGINT/SIGTERM to it). ``terms``: the connection's transport and policy; only the protocols valid over it are
+    offered (None, for links in memory: every configured one). ``earlier``: why earlier connection attempts of
+    this run failed, for the negotiation's record.
     """
     conn = Connection(Role.EVCC, now=clock(), config=_with_profiles(session_config))
     pump = Pump(conn, link, clock=clock, observers=observers)
-    evcc = _Evcc(pump, controller, config or EvccConfig())
+    evcc = _Evcc(pump, controller, config or EvccConfig(), terms)
+    evcc.earlier = tuple(earlier)
     if on_start is not None:
         on_start(evcc)
     ended = await pump.run(evcc.handle, start=evcc.start, wake_at=evcc.wake_at, on_wake=evcc.on_wake)
     summary = evcc.summary()
     if evcc.stop_reason is not None and summary.failure is None and evcc.interrupted is None:
         summary = replace(summary, failure=evcc.stop_reason)
-    return _outcome(conn, ended, summary, evcc.interrupted)
+    quirks = terms.notes if terms is not None else ()
+    return outcome_of(conn, ended, summary, evcc.interrupted, evcc.negotiation, quirks)

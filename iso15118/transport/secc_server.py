@@ -1,9 +1,13 @@
 """The SECC runtime: a TCP/TLS server that serves every EV connection as one session, plus SDP.
 
 :class:`SeccServer` listens on one IPv6 address (an interface's link-local address with its scope id, or
-``::``/``::1`` for tests), runs the TLS 1.3 handshake on each accepted connection, checks the vehicle's
-certificate (:func:`~iso15118.security.tls.check_peer`) and serves the session with
-:func:`~iso15118.transport.runner.serve_secc_session`. Sessions run concurrently and share one
+``::``/``::1`` for tests) and, on one port, serves ISO 15118-20 over TLS 1.3 (the policy's ``tls``), ISO 15118-2
+over TLS 1.2 (``tls_iso2``) and DIN 70121 / -2 over plain TCP (when it speaks one of them): it reads each
+connection's ClientHello first and picks the TLS identity from the versions it offers
+(:mod:`iso15118.transport.tlspeek`), runs the handshake, checks the peer's certificate
+(:func:`~iso15118.security.tls.check_peer`) and serves the session with
+:func:`~iso15118.transport.runner.serve_secc_session`, which selects in SupportedAppProtocol only what the
+connection's transport is valid for (:mod:`iso15118.transport.negotiation`). Sessions run concurrently and share one
 :class:`~iso15118.transport.store.SessionStore`, so a paused session can be resumed on a later connection. A
 failed handshake is logged with its reason and closed; the server goes on. Every connection ends in a
 :class:`ConnectionReport`, handed to ``on_report`` and to :meth:`SeccServer.next_report` (which keeps at
@@ -19,7 +23,10 @@ closes, and reports hold errors without tracebacks (whose frames would hold the 
 connections are rate-limited per peer address (:mod:`iso15118.transport.peerlog`).
 
 With ``sdp=True`` an :class:`~iso15118.transport.udp.SdpServer` on the interface announces the port and
-the security (TLS, or none in tolerant plain-TCP mode). Use ``async with SeccServer(...)``.
+the security: what the EV asked for when the server offers it (TLS when it has a TLS identity, none when it
+serves plain TCP), else the one it offers. In tolerant mode with the ``fixed-tcp-port`` quirk it also listens on
+port 15118 for EVs that ignore the SDP response's port (:mod:`iso15118.quirks`). Use
+``async with SeccServer(...)``.
 """
 
 from __future__ import annotations
@@ -28,31 +35,35 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import ssl
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from iso15118.certificates import CertificateProvider
 from iso15118.config import SeccConfig
 from iso15118.constants import SDP_SERVER_PORT, SdpSecurity
 from iso15118.controller import EVSEController
 from iso15118.errors import ConfigError, SecurityError
-from iso15118.iso20.pnc import PncVerifier
-from iso15118.security.tls import HandshakeInfo, secc_context
+from iso15118.profiles import Pnc
+from iso15118.quirks import FIXED_TCP_PORT, Quirk, accepted_line
 from iso15118.session.connection import Role, SessionConfig
-from iso15118.transport.driver import Clock, Observer, SessionOutcome
+from iso15118.transport.acceptor import Acceptor
+from iso15118.transport.driver import Clock, Observer
+from iso15118.transport.generations import transport_of
 from iso15118.transport.handshakes import HandshakeGate
+from iso15118.transport.negotiation import ConnectionTerms
 from iso15118.transport.peerlog import PeerLog, PeerRateLimiter
 from iso15118.transport.policy import TransportPolicy
+from iso15118.transport.reports import ConnectionReport, ReportCallback, describe_report, detached
 from iso15118.transport.runner import peer_identity, serve_secc_session
 from iso15118.transport.store import SessionStore
-from iso15118.transport.tcp import Endpoint, TcpLink, accept_connection, make_endpoint, open_listener, peer_name
+from iso15118.transport.tcp import Endpoint, make_endpoint, open_listener, peer_name
 from iso15118.transport.udp import SdpServer, link_local_address
 
-__all__ = ["ConnectionReport", "SeccServer", "SeccServerConfig"]
+__all__ = ["ConnectionReport", "SeccServer", "SeccServerConfig", "describe_report"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +98,9 @@ class SeccServerConfig:
     """Threads running the handshakes' CPU-bound steps; 0 runs them on the event loop."""
     report_backlog: int = 32
     """Reports kept for :meth:`SeccServer.next_report` while nobody waits for them (the oldest go first)."""
+    fixed_port: int = FIXED_TCP_PORT
+    """Tolerant mode with the ``fixed-tcp-port`` quirk: the second port listened on, for EVs that ignore the SDP
+    response's port (0: any free port, for tests)."""
 
     def __post_init__(self) -> None:
         if not (self.handshake_timeout_s > 0 and self.handshake_wait_s > 0):
@@ -95,40 +109,6 @@ class SeccServerConfig:
             raise ConfigError(f"max_handshakes must be >= 1, got {self.max_handshakes}")
         if min(self.handshake_backlog, self.handshake_threads, self.report_backlog) < 0:
             raise ConfigError("handshake_backlog, handshake_threads and report_backlog must be >= 0")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConnectionReport:
-    """How one connection went: the handshake, then the session's outcome, or the error that ended it.
-
-    ``error`` carries no traceback (nor do the errors it was raised from): a report outlives its connection.
-    """
-
-    peer: str
-    started: float
-    ended: float
-    tls: HandshakeInfo | None = None
-    outcome: SessionOutcome | None = None
-    error: Exception | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when a session ran and ended regularly (Terminate or Pause)."""
-        return self.error is None and self.outcome is not None and self.outcome.ok
-
-
-ReportCallback = Callable[[ConnectionReport], Awaitable[None] | None]
-
-
-def _detached(exc: Exception) -> Exception:
-    """``exc`` without tracebacks along its chain: their frames would keep the connection's objects alive."""
-    seen: set[int] = set()
-    link: BaseException | None = exc
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
-        link.__traceback__ = None
-        link = link.__cause__ or link.__context__
-    return exc
 
 
 class SeccServer:
@@ -140,19 +120,22 @@ class SeccServer:
         controllers: Callable[[], EVSEController],
         *,
         secc: SeccConfig | None = None,
-        pnc: PncVerifier | None = None,
+        pnc: Pnc | None = None,
         session_config: SessionConfig | None = None,
         observers: Sequence[Observer] = (),
         on_report: ReportCallback | None = None,
         store: SessionStore | None = None,
         clock: Clock = time.time,
         peer_log: PeerLog | None = None,
+        certificates: CertificateProvider | None = None,
     ) -> None:
-        config.policy.check(Role.SECC)
+        self._secc = secc or SeccConfig()
+        config.policy.check(Role.SECC, self._secc.protocols)
         self.config = config
         self._controllers = controllers
-        self._secc = secc or SeccConfig()
         self._pnc = pnc
+        self._certificates = certificates
+        """Answers the EVs' certificate requests when a controller is no certificate provider itself."""
         self._session_config = config.policy.session_config(session_config)
         self._observers = tuple(observers)
         self._on_report = on_report
@@ -161,23 +144,28 @@ class SeccServer:
         self._clock = clock
         self.peer_log = peer_log or PeerLog(log, PeerRateLimiter())
         """Where lines about connections go, rate-limited per peer address."""
-        self._context: ssl.SSLContext | None = None
         self._server: asyncio.Server | None = None
+        self._fixed: asyncio.Server | None = None
         self._sdp: SdpServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
         """Handles of the sessions being served (their ``request_stop``)."""
         self._reports: deque[ConnectionReport] = deque(maxlen=config.report_backlog)
         self._waiters: deque[asyncio.Future[ConnectionReport]] = deque()
-        self._handshakes = HandshakeGate(
+        gate = HandshakeGate(
             limit=config.max_handshakes,
             backlog=config.handshake_backlog,
             wait_s=config.handshake_wait_s,
             threads=config.handshake_threads,
         )
+        self._acceptor = Acceptor(
+            config.policy, self._secc.protocols, gate, handshake_timeout=config.handshake_timeout_s, clock=clock
+        )
         self._flusher: asyncio.TimerHandle | None = None
         self.endpoint: Endpoint | None = None
         """Where the server listens (set by :meth:`start`)."""
+        self.fixed_endpoint: Endpoint | None = None
+        """The second listener of the ``fixed-tcp-port`` quirk (tolerant mode), when it runs."""
         self.connections = 0
         """Connections accepted so far."""
         self.turned_away = 0
@@ -197,30 +185,30 @@ class SeccServer:
         if self._server is not None:
             return
         policy = self.config.policy
-        tls = policy.tls_config()
-        self._context = secc_context(tls) if tls is not None else None
         if self.config.sdp and self.config.iface is None:
             raise ConfigError("SDP needs the interface to answer on (--iface)")
         wanted = self._listen_endpoint()
         sock = open_listener(wanted)
         port = int(sock.getsockname()[1])
         self.endpoint = Endpoint(address=wanted.address, port=port, scope_id=wanted.scope_id, iface=wanted.iface)
-        if self._context is not None:
-            self._handshakes.open()
         try:
+            self._acceptor.open()
             # A small read buffer: V2GTP messages are a few kB, and every connection may fill its buffer.
             self._server = await asyncio.start_server(self._accepted, sock=sock, limit=1 << 16)
         except BaseException:
             sock.close()
-            self._handshakes.close()
+            self._acceptor.gate.close()
             raise
         policy.log_deviations(Role.SECC)
-        log.info("SECC listening on %s (%s)", self.endpoint, "TLS" if self._context else "plain TCP")
+        log.info("SECC listening on %s (%s)", self.endpoint, self._acceptor.describe())
         self._schedule_flush()
+        if policy.accepts(Quirk.FIXED_TCP_PORT):
+            await self._listen_fixed(wanted)
         if self.config.sdp:
             assert self.config.iface is not None
             announced = None if wanted.address.is_unspecified else wanted.address
-            security = SdpSecurity.TLS if self._context is not None else SdpSecurity.NONE
+            security = [SdpSecurity.TLS] if self._acceptor.tls else []
+            security += [SdpSecurity.NONE] if self._acceptor.plain else []
             self._sdp = SdpServer(
                 self.config.iface,
                 tcp_port=port,
@@ -235,13 +223,26 @@ class SeccServer:
                 await self.stop()
                 raise
 
+    async def _listen_fixed(self, wanted: Endpoint) -> None:
+        """The ``fixed-tcp-port`` quirk's second listener; a port nobody can bind is logged, not fatal."""
+        endpoint = make_endpoint(str(wanted.address), self.config.fixed_port, iface=wanted.iface)
+        try:
+            sock = open_listener(endpoint)
+            self._fixed = await asyncio.start_server(
+                lambda r, w: self._accepted(r, w, fixed=True), sock=sock, limit=1 << 16
+            )
+        except OSError as exc:
+            log.warning("SECC: quirk %s: cannot listen on %s: %s", Quirk.FIXED_TCP_PORT, endpoint, exc)
+            return
+        port = int(sock.getsockname()[1])
+        self.fixed_endpoint = Endpoint(address=wanted.address, port=port, scope_id=wanted.scope_id, iface=wanted.iface)
+        log.warning("SECC: quirk %s: also listening on %s", Quirk.FIXED_TCP_PORT, self.fixed_endpoint)
+
     async def request_stop(self, why: str, *, grace: float = 10.0) -> None:
         """End the way the standard ends a charger's sessions (a first SIGINT/SIGTERM): stop accepting, ask every
         EV in the charge loop to terminate (EVSENotification Terminate at its next request [V2G20-1610]), and
         wait up to ``grace`` s for the sessions to end before cancelling what is left."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        self._close_listeners()
         for handle in list(self._sessions):
             await handle.request_stop(why)
         if self._tasks and grace > 0:
@@ -257,9 +258,7 @@ class SeccServer:
         if self._sdp is not None:
             await self._sdp.stop()
             self._sdp = None
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        self._close_listeners()
         if self._tasks and grace > 0:
             await asyncio.wait(set(self._tasks), timeout=grace)
         for task in list(self._tasks):
@@ -267,11 +266,17 @@ class SeccServer:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._handshakes.close()  # no handshake is left: every connection task has ended
+        self._acceptor.gate.close()  # no handshake is left: every connection task has ended
         if self._flusher is not None:
             self._flusher.cancel()
             self._flusher = None
         self.peer_log.flush(everything=True)
+
+    def _close_listeners(self) -> None:
+        for server in (self._server, self._fixed):
+            if server is not None:
+                server.close()
+        self._server = self._fixed = None
 
     def _schedule_flush(self) -> None:
         # Summaries of suppressed lines ("suppressed K more lines about ADDR") once per window, even when the
@@ -303,7 +308,7 @@ class SeccServer:
     @property
     def handshaking(self) -> int:
         """TLS handshakes in progress now."""
-        return self._handshakes.running
+        return self._acceptor.gate.running
 
     async def next_report(self) -> ConnectionReport:
         """The oldest report kept, or else the next finished connection's."""
@@ -326,11 +331,11 @@ class SeccServer:
         self._reports.append(report)  # a full deque drops its oldest report
 
     # ---- connections --------------------------------------------------------------------------------
-    def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, fixed: bool = False) -> None:
         self.connections += 1
         name = peer_name(writer)
-        if self._context is not None:
-            busy = self._handshakes.reserve()
+        if self._acceptor.tls:
+            busy = self._acceptor.gate.reserve()
             if busy is not None:
                 # Refused before any TLS state exists: a flood costs an accept and a close, nothing more.
                 self.turned_away += 1
@@ -338,21 +343,23 @@ class SeccServer:
                 self.peer_log.warning(name, "SECC: %s: turned away: %s", name, busy)
                 return
         # Our own task per connection (not asyncio's callback task), so that stop() can cancel it quietly.
-        task = asyncio.create_task(self._on_connection(reader, writer, name))
+        task = asyncio.create_task(self._on_connection(reader, writer, name, fixed))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> None:
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, fixed: bool
+    ) -> None:
         started = self._clock()
         try:
-            report = await self._serve(reader, writer, name, started)
+            report = await self._serve(reader, writer, name, started, fixed)
         except asyncio.CancelledError:
             writer.close()
             raise
         except Exception as exc:  # a failing controller or observer ends this connection, not the server
             self.peer_log.log(logging.ERROR, name, "SECC: connection %s failed", name, exc_info=exc)
             writer.close()
-            report = ConnectionReport(peer=name, started=started, ended=self._clock(), error=_detached(exc))
+            report = ConnectionReport(peer=name, started=started, ended=self._clock(), error=detached(exc))
         level = logging.INFO if report.ok else logging.WARNING
         self.peer_log.log(level, name, "SECC: %s", describe_report(report))
         self._deliver(report)
@@ -364,37 +371,22 @@ class SeccServer:
             except Exception as exc:
                 self.peer_log.log(logging.ERROR, name, "SECC: the report callback failed for %s", name, exc_info=exc)
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> TcpLink:
-        if self._context is not None and not await self._handshakes.enter():
-            writer.transport.abort()
-            gate = self._handshakes
-            raise SecurityError(
-                f"TLS handshake with {name} refused: no place within {gate.wait_s:g} s "
-                f"({gate.running} handshakes in progress, {gate.waiting} waiting)"
-            )
-        try:
-            return await accept_connection(
-                reader,
-                writer,
-                self._context,
-                mode=self.config.policy.tls_mode,
-                handshake_timeout=self.config.handshake_timeout_s,
-                clock=self._clock,
-                step=self._handshakes.step,
-            )
-        finally:
-            if self._context is not None:
-                self._handshakes.leave()
-
     async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, started: float
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, started: float, fixed: bool
     ) -> ConnectionReport:
         try:
-            link = await self._handshake(reader, writer, name)
+            link = await self._acceptor.accept(reader, writer, name)
         except SecurityError as exc:
-            return ConnectionReport(peer=name, started=started, ended=self._clock(), error=_detached(exc))
+            return ConnectionReport(peer=name, started=started, ended=self._clock(), error=detached(exc))
         if link.tls is not None:
             self.peer_log.info(name, "SECC: TLS with %s: %s", name, link.tls.summary())
+        notes: tuple[str, ...] = ()
+        if fixed:
+            fixed_port = self.fixed_endpoint.port if self.fixed_endpoint is not None else self.config.fixed_port
+            announced = self.endpoint.port if self.endpoint is not None else "?"
+            seen = f"{name} connected to port {fixed_port}, not the announced {announced}"
+            notes = (accepted_line(Quirk.FIXED_TCP_PORT, seen),)
+            self.peer_log.warning(name, "SECC %s: %s", name, notes[0])
         outcome = await serve_secc_session(
             link,
             self._controllers(),
@@ -407,17 +399,10 @@ class SeccServer:
             peer=peer_identity(name, link.tls),
             peer_log=self.peer_log,
             on_start=self._sessions.add,
+            terms=ConnectionTerms(transport=transport_of(link.tls), policy=self.config.policy, notes=notes),
+            certificates=self._certificates,
         )
         error = link.failure() if not outcome.ended_regularly else None
         return ConnectionReport(
             peer=name, started=started, ended=self._clock(), tls=link.tls, outcome=outcome, error=error
         )
-
-
-def describe_report(report: ConnectionReport) -> str:
-    """One line about a connection: peer, then the session's end or the error."""
-    if report.outcome is None:
-        return f"{report.peer}: refused: {report.error}"
-    ended = report.outcome.ended
-    text = f"{report.peer}: session {report.outcome.session_id.hex()} {ended.reason} ({ended.detail})"
-    return text + (f"; {report.error}" if report.error is not None else "")

@@ -57,6 +57,8 @@ class TcpLink:
     before the connection closes, and a peer's alert surfaces here as the :class:`ssl.SSLError` it is.
     ``tls`` describes the handshake (None for plain TCP); ``error`` is the TLS error that ended the link,
     e.g. a refusal of the vehicle certificate, which TLS 1.3 delivers only after the EV's handshake.
+    ``prefix``: bytes already read from the connection (the server peeks at the ClientHello to choose its
+    context), replayed before anything else is read.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class TcpLink:
         peer: str,
         context: ssl.SSLContext | None = None,
         server_side: bool = False,
+        prefix: bytes = b"",
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -77,6 +80,9 @@ class TcpLink:
         self._ssl = (
             None if context is None else context.wrap_bio(self._incoming, self._outgoing, server_side=server_side)
         )
+        self._prefix = prefix if self._ssl is None else b""
+        if self._ssl is not None and prefix:
+            self._incoming.write(prefix)
         self.tls: HandshakeInfo | None = None
         self.error: ssl.SSLError | None = None
 
@@ -146,6 +152,9 @@ class TcpLink:
         tls = self._ssl  # close() drops it; a read in progress finishes on this one
         try:
             if tls is None:
+                if self._prefix:
+                    data, self._prefix = self._prefix, b""
+                    return data
                 return await self._reader.read(_CHUNK)
             while True:
                 try:
@@ -239,13 +248,15 @@ async def accept_connection(
     handshake_timeout: float = 10.0,
     clock: Callable[[], float],
     step: HandshakeStep = inline_step,
+    prefix: bytes = b"",
 ) -> TcpLink:
     """SECC side: run the TLS handshake on an accepted connection (unless ``context`` is None).
 
     Raises :class:`SecurityError` (the connection is closed) when the handshake or the peer check fails.
-    ``step`` runs the handshake's CPU-bound steps (default: inline, on the event loop).
+    ``step`` runs the handshake's CPU-bound steps (default: inline, on the event loop); ``prefix``: the bytes
+    already read from the connection (:mod:`iso15118.transport.tlspeek`).
     """
-    link = TcpLink(reader, writer, peer=peer_name(writer), context=context, server_side=True)
+    link = TcpLink(reader, writer, peer=peer_name(writer), context=context, server_side=True, prefix=prefix)
     if context is not None:
         await _secure(link, purpose=Purpose.VEHICLE_TLS, mode=mode, timeout=handshake_timeout, clock=clock, step=step)
     return link

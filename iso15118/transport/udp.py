@@ -18,6 +18,7 @@ import asyncio
 import logging
 import socket
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address
 from pathlib import Path
@@ -212,8 +213,11 @@ class _ServerProtocol(asyncio.DatagramProtocol):
 class SdpServer:
     """The SECC's SDP server on one interface.
 
-    ``tcp_port`` and ``security`` are announced in every response; ``address`` defaults to the
-    interface's link-local address. Use ``async with SdpServer(...)`` or :meth:`start` / :meth:`stop`.
+    ``tcp_port`` is announced in every response, with the security the EV asked for when it is among
+    ``security`` (one value, or those the SECC serves, preferred first), else the first of them (an SECC
+    serving ISO 15118-20 over TLS and DIN 70121 over plain TCP on one port answers each EV as it asked);
+    ``address`` defaults to the interface's link-local address. Use ``async with SdpServer(...)`` or
+    :meth:`start` / :meth:`stop`.
     ``port`` is 15118 except in tests. :meth:`answer` is the socket-free request handler. Rejected
     datagrams are logged at WARNING, rate-limited per sender address by ``limiter`` (the SECC server shares
     its own, so that SDP and TCP lines of one peer count together).
@@ -224,7 +228,7 @@ class SdpServer:
         iface: str,
         *,
         tcp_port: int,
-        security: SdpSecurity = SdpSecurity.TLS,
+        security: SdpSecurity | Sequence[SdpSecurity] = SdpSecurity.TLS,
         address: IPv6Address | str | None = None,
         port: int = SDP_SERVER_PORT,
         limiter: PeerRateLimiter | None = None,
@@ -233,9 +237,13 @@ class SdpServer:
         self.peer_log = PeerLog(log, limiter)
         self.port = port
         self.tcp_port = tcp_port
-        self.security = security
+        self.securities = (security,) if isinstance(security, SdpSecurity) else tuple(security)
+        if not self.securities:
+            raise ConfigError("the SDP server needs a security to announce (TLS and/or none)")
+        self.security = self.securities[0]
+        """The security announced unless the EV asks for another one the SECC serves."""
         self._address = None if address is None else IPv6Address(address)
-        self._response: bytes | None = None
+        self._responses: dict[SdpSecurity, bytes] = {}
         self._transport: asyncio.DatagramTransport | None = None
         self.answered = 0
         """Number of requests answered so far."""
@@ -244,29 +252,34 @@ class SdpServer:
 
     @property
     def response(self) -> SdpResponse:
-        """The response this server announces (resolves the link-local address if none was given)."""
+        """The response this server announces by default (resolves the link-local address if none was given)."""
+        return self.response_for(self.security)
+
+    def response_for(self, security: SdpSecurity) -> SdpResponse:
+        """The response to a request asking for ``security``."""
+        answered = security if security in self.securities else self.security
         address = self._address if self._address is not None else link_local_address(self.iface)
-        return SdpResponse(address=address, port=self.tcp_port, security=self.security, transport=SdpTransport.TCP)
+        return SdpResponse(address=address, port=self.tcp_port, security=answered, transport=SdpTransport.TCP)
 
     def answer(self, datagram: bytes, *, peer: str = "?") -> bytes | None:
         """The response datagram for a received datagram, or ``None`` (logged) if it is no valid request."""
         try:
-            unpack_request_datagram(datagram)
+            request = unpack_request_datagram(datagram)
         except FramingError as exc:
             self.ignored += 1
             self.peer_log.warning(peer, "SDP server on %s: rejected a datagram from %s: %s", self.iface, peer, exc)
             return None
-        if self._response is None:
-            self._response = pack_response_datagram(self.response)
+        response = self._responses.get(request.security)
+        if response is None:
+            response = self._responses[request.security] = pack_response_datagram(self.response_for(request.security))
         self.answered += 1
-        return self._response
+        return response
 
     async def start(self) -> None:
         """Bind the socket and start answering; raises if the interface or port cannot be used."""
         if self._transport is not None:
             return
         announced = self.response  # fails early (ConfigError) without a usable link-local address
-        self._response = pack_response_datagram(announced)
         sock = open_sdp_server_socket(self.iface, self.port)
         loop = asyncio.get_running_loop()
         try:
@@ -275,7 +288,8 @@ class SdpServer:
             sock.close()
             raise
         self._transport = transport
-        log.info("SDP server on %s:%d announces %s", self.iface, self.port, announced)
+        served = "/".join(s.name for s in self.securities)
+        log.info("SDP server on %s:%d announces %s (security served: %s)", self.iface, self.port, announced, served)
 
     async def stop(self) -> None:
         """Stop answering and release the socket (idempotent)."""

@@ -1,9 +1,8 @@
 """A DIN 70121 session over TCP on ::1 through the real SECC server and EVCC client, and the CurrentDemand round
 trip it achieves (printed, not asserted: speed is a benchmark's business).
 
-DIN 70121 has no TLS. Our transport policy follows ISO 15118-20 and refuses plain TCP in strict mode, so a DIN
-session needs the tolerant plain-TCP policy (with the standard's timers: ``timing_scale=1``); choosing the
-transport per negotiated protocol and SDP security is the negotiation work of issue 14, not this one's.
+DIN 70121 has no TLS: plain TCP is its standard transport, so a strict policy without TLS serves it; a strict
+runtime that speaks nothing but ISO 15118-20 is still refused plain TCP [V2G20-1264].
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from tests.support.netns import ipv6_loopback
 pytestmark = pytest.mark.skipif(not ipv6_loopback(), reason="needs an IPv6 loopback (::1)")
 
 TIMEOUT = 30.0
-PLAIN = TransportPolicy(tls=None, tolerant=True, timing_scale=1.0)
+PLAIN = TransportPolicy(tls=None)
 LOOPS = 200
 
 
@@ -42,9 +41,10 @@ class _LoopTimes:
             self.seconds.append(event.elapsed)
 
 
-def test_strict_transport_refuses_the_plain_tcp_din_needs() -> None:
-    with pytest.raises(ConfigError, match="plain TCP"):
-        SeccServer(SeccServerConfig(policy=TransportPolicy(tls=None), listen="::1"), SimpleEVSE, secc=DIN_SECC)
+def test_strict_plain_tcp_serves_din_but_not_iso20_alone() -> None:
+    SeccServer(SeccServerConfig(policy=PLAIN, listen="::1"), SimpleEVSE, secc=DIN_SECC)  # DIN's own transport
+    with pytest.raises(ConfigError, match=r"plain TCP.*V2G20-1264"):
+        SeccServer(SeccServerConfig(policy=PLAIN, listen="::1"), SimpleEVSE)  # the default: -20 AC and DC only
 
 
 @pytest.mark.asyncio

@@ -4,29 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from exi.compiler import CompiledProject, compile_project
 from iso15118.codec.schemasets import PROJECT
+from tests.exi.differential import ORACLE_SCHEMA
 from tests.support.exigen import Walker
 from tests.support.oracle_fixture import exi_oracle
 from tests.support.shared import shared_path
 
-__all__ = ["ORACLE_SCHEMA", "compiled", "exi_oracle", "walkers"]
+__all__ = ["ORACLE_SCHEMA", "REPORT", "compiled", "exi_oracle", "walkers"]
 
-#: Our schema-set names -> the oracle's.
-ORACLE_SCHEMA = {
-    "appprotocol": "appprotocol",
-    "iso20_common": "iso20-common",
-    "iso20_ac": "iso20-ac",
-    "iso20_dc": "iso20-dc",
-    "iso20_wpt": "iso20-wpt",
-    "iso20_acdp": "iso20-acdp",
-    "xmldsig": "xmldsig",
-    "din": "din",
-    "iso2": "iso2",
-}
+REPORT = pytest.StashKey[list[str]]()
+"""Lines the differential tests report (counts), printed at the end of the run."""
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +37,11 @@ def compiled(xsd_dir: Path) -> CompiledProject:
 def walkers(compiled: CompiledProject) -> Iterator[dict[str, Walker]]:
     """A grammar walker per schema set."""
     yield {name: Walker(compiled.grammar_objects[name], compiled.bindings[name]) for name in compiled.grammar_objects}
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    lines = config.stash.get(REPORT, [])
+    if lines:
+        terminalreporter.section("EXI differential against EXIficient: what was compared")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -15,7 +16,10 @@ AC_LOOP = "8008041e9869d6a61dc1ef895b9b4a8062832418640096"  # libcbv2g tests/iso
 def test_decode_xml_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", AC_LOOP]) == 0
     out = capsys.readouterr().out
-    assert ("AC_ChargeLoopReq" in out and "<ns4:Value" in out.replace("ns3", "ns4")) or "200</" in out
+    # The schemas' conventional prefixes, declared once on the root, as in the standard's own examples.
+    assert out.startswith('<v2gci_ac:AC_ChargeLoopReq xmlns:v2gci_ac="urn:iso:std:iso:15118:-20:AC" ')
+    assert 'xmlns:v2gci_ct="urn:iso:std:iso:15118:-20:CommonTypes"' in out.splitlines()[0]
+    assert "<v2gci_ct:Value>200</v2gci_ct:Value>" in out and "ns0:" not in out
     assert main(["decode", "--format", "json", "--schema", "iso20-ac", AC_LOOP]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["AC_ChargeLoopReq"]["BPT_Scheduled_AC_CLReqControlMode"]["EVPresentActivePower"] == {
@@ -79,3 +83,63 @@ def test_bench_codec_prints_figures(capsys: pytest.CaptureFixture[str], tmp_path
     assert main(["bench", "codec", "--vectors", str(tmp_path / "none"), "--batches", "2", "--per-batch", "2"]) == 0
     out = capsys.readouterr().out
     assert "built-in corpus" in out and "overall encode: median" in out and "overall decode: median" in out
+
+
+JOSEV_SERVICE_DETAIL_FAILED = "8078041e9869d6a61dc1ef801244000800"  # tests/vectors/exi/josev_failed_responses.json
+
+
+def test_decode_refuses_a_schema_deviation_and_tolerant_reads_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", JOSEV_SERVICE_DETAIL_FAILED]) == 1
+    err = capsys.readouterr().err
+    assert "deviates from schema set iso20-common (--tolerant decodes it)" in err
+    assert "at bit 124" in err and "/ServiceDetailRes/ServiceParameterList" in err
+    assert main(["decode", "--tolerant", JOSEV_SERVICE_DETAIL_FAILED]) == 0
+    captured = capsys.readouterr()
+    assert "<v2gci_cm:ServiceParameterList/>" in captured.out
+    assert "schema deviation missing-content at bit 124, element /ServiceDetailRes/ServiceParameterList" in captured.err
+
+
+DC_LOOP = "8034041ea65fc99ba76c4d8cdbfe1b6062810012006464000a02002400ca"  # EVerest dc_charge_loop_req
+
+
+def _frame(payload_hex: str, payload_type: str = "8004", version: str = "01fe") -> str:
+    return version + payload_type + f"{len(payload_hex) // 2:08x}" + payload_hex
+
+
+def test_a_truncated_stream_is_blamed_on_the_set_whose_structure_it_follows(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Without --schema every set is tried; the -20 DC set reads into the header's leaves before the stream ends,
+    # the others fail near the root (SupportedAppProtocol and -2 reach further in bits, not in structure).
+    assert main(["decode", DC_LOOP[:30]]) == 1
+    err = capsys.readouterr().err
+    assert "furthest with iso20-dc" in err and "/DC_ChargeLoopReq/Header/TimeStamp" in err
+    assert "unexpected end of stream" in err
+
+
+def test_offsets_say_whether_they_count_in_the_stream_or_the_frame(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", _frame(DC_LOOP[:30])]) == 1
+    err = capsys.readouterr().err
+    assert "at bit 91 (byte 11) of the EXI stream (byte 19 of the V2GTP frame)" in err
+    assert main(["decode", "--schema", "iso20-dc", DC_LOOP[:30]]) == 1
+    err = capsys.readouterr().err
+    assert "at bit 91 (byte 11) of the EXI stream," in err and "V2GTP frame" not in err
+
+
+@pytest.mark.parametrize(("version", "what"), [("03fc", "protocol version is 0x03"), ("01fd", "inverse protocol")])
+def test_a_frame_with_a_bad_version_is_refused_as_a_frame(
+    capsys: pytest.CaptureFixture[str], version: str, what: str
+) -> None:
+    # Not read as a raw EXI stream (which would blame some schema's element at bit 0).
+    assert main(["decode", _frame(DC_LOOP, version=version)]) == 1
+    err = capsys.readouterr().err
+    assert "V2GTP header" in err and what in err and "the frame is not decoded" in err
+    assert "element /" not in err and "Traceback" not in err
+
+
+def test_encode_reads_standard_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", DC_LOOP]) == 0
+    xml = capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO(xml))
+    assert main(["encode", "-"]) == 0
+    assert capsys.readouterr().out.split() == [DC_LOOP]

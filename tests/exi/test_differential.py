@@ -1,133 +1,152 @@
-"""Differential tests against EXIficient (../shared/tools/exi-oracle): our bytes must equal the oracle's, and the
-oracle's decoding of our bytes must equal the message.
+"""Differential tests against EXIficient (../shared/tools/exi-oracle), for every schema set: SupportedAppProtocol, the
+-20 CommonMessages/AC/DC/WPT/ACDP sets, xmldsig, ISO 15118-2 and DIN 70121.
 
-Two suites over every root element of every ISO 15118-20 schema set, SupportedAppProtocol, xmldsig, DIN 70121 and
-ISO 15118-2:
+Every message goes both ways (:func:`tests.exi.differential.compare`): our bytes must equal the oracle's, our decoder
+must read our bytes and the oracle's as the message, and the oracle must read our bytes as the message too. Suites:
 
-- a deterministic *covering* suite: for every production of every reachable grammar state of a root's type, one
-  message whose grammar walk takes it (every choice branch, substitution member, optional present/absent, list
-  counts at their bounds where reachable within 64 items);
-- a Hypothesis suite of at least 2,000 random valid messages (random walks: optional fields present and absent,
-  lists up to their bounds, integer bounds, empty and long strings, binary of many lengths, headers carrying a
-  ds:Signature, all four AC_ChargeLoop control modes).
+- *covering*: for every production of every reachable grammar state of a root's type (and, as fragments, of every
+  complex type), one message whose grammar walk takes it;
+- *boundaries*: every particle of every type at minOccurs, minOccurs + 1, maxOccurs - 1 and maxOccurs (255, 1024 and
+  2048 included), as documents and as fragments, and nested in an enclosing list at its maximum
+  (:mod:`tests.exi.boundaries`);
+- *features*: ``xsi:type`` casts (to every derived type, to the declared type itself, to derived simple types),
+  wildcard content (global elements of the set, undeclared elements with attributes, text and children, undeclared
+  elements with a cast) and mixed text, in every schema set that has them;
+- *random*: 2,000 random valid messages over all sets (seeded; ``V2G_DEEP=1``, as ``scripts/test --deep`` sets it,
+  makes it 24,000), casts, wildcards and mixed text included.
 
-They run whenever java is available and skip with the oracle's reason otherwise.
+The counts are printed at the end of the run ("EXI differential"). The tests run whenever java is available and skip
+with the oracle's reason otherwise.
 """
 
 from __future__ import annotations
 
+import os
+import random
+from collections import Counter
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from iso15118.codec import codec_for
-from tests.exi.conftest import ORACLE_SCHEMA
-from tests.exi.differential import object_from_xml, xml_bytes
-from tests.support.exigen import Walker, simple_strategy
-from tests.support.oracle import ExiOracle, Op, OracleRequest
+from tests.exi.boundaries import Boundaries, Features, Item
+from tests.exi.conftest import REPORT
+from tests.exi.differential import compare, features
+from tests.support.exidrive import RandomDrive
+from tests.support.exigen import Walker
+from tests.support.oracle import ExiOracle
 
-COVERED_SETS = [
-    "appprotocol",
-    "iso20_common",
-    "iso20_ac",
-    "iso20_dc",
-    "iso20_wpt",
-    "iso20_acdp",
-    "xmldsig",
-    "din",
-    "iso2",
-]
-RANDOM_SETS = ["appprotocol", "iso20_common", "iso20_ac", "iso20_dc", "iso20_wpt", "iso20_acdp"]
-RANDOM_EXAMPLES = 2000
+SETS = ["appprotocol", "iso20_common", "iso20_ac", "iso20_dc", "iso20_wpt", "iso20_acdp", "xmldsig", "din", "iso2"]
+DEEP = os.environ.get("V2G_DEEP", "") not in ("", "0")
+RANDOM_EXAMPLES = 24_000 if DEEP else 2_000
+BATCH = 500
 
 
-def _compare(
-    name: str, items: list[tuple[str, Any, Any, Any]], oracle: ExiOracle, walker: Walker, *, fragment: bool = False
-) -> list[str]:
-    """items: (label, root qname, member, value). Returns a list of mismatch descriptions."""
-    codec = codec_for(name)
-    schema = ORACLE_SCHEMA[name]
-    encode = codec.encode_fragment if fragment else codec.encode
-    ours = [encode(value, qname) for _label, qname, _m, value in items]
-    xmls = [xml_bytes(value, root, m) for _label, root, m, value in items]
-    theirs = oracle.batch([OracleRequest(op=Op.ENCODE, schema=schema, data=x, fragment=fragment) for x in xmls])
-    back = oracle.batch([OracleRequest(op=Op.DECODE, schema=schema, data=b, fragment=fragment) for b in ours])
-    problems = []
-    for (label, _qname, m, value), mine, enc, dec in zip(items, ours, theirs, back, strict=True):
-        if not enc.ok or enc.data != mine:
-            problems.append(f"{label}: ours {mine.hex()} oracle {enc.data.hex() if enc.ok else enc.error}")
-            continue
-        if not dec.ok:
-            problems.append(f"{label}: oracle cannot decode ours: {dec.error}")
-            continue
-        cls = walker.cls(m.type_key) if m.type_key is not None else None
-        again = object_from_xml(dec.data, cls, m)
-        if again != value:
-            problems.append(f"{label}: oracle decodes ours to a different message")
-    return problems
+def _report(request: pytest.FixtureRequest, line: str) -> None:
+    request.config.stash.setdefault(REPORT, []).append(line)
 
 
-@pytest.mark.parametrize("name", COVERED_SETS)
-def test_covering_suite_matches_exificient(name: str, walkers: dict[str, Walker], exi_oracle: ExiOracle) -> None:
-    walker = walkers[name]
-    items: list[tuple[str, Any, Any, Any]] = []
-    for root, member in walker.roots():
-        if member.type_key is None:
-            continue
-        for label, value in walker.covering(member.type_key):
-            items.append((f"{root[1]}:{label}", root, member, value))
-    assert items
-    problems = _compare(name, items, exi_oracle, walker)
+def _check(name: str, items: list[Item], oracle: ExiOracle, walker: Walker) -> None:
+    problems: list[str] = []
+    for start in range(0, len(items), BATCH):
+        problems += compare(name, items[start : start + BATCH], oracle, walker)
     assert not problems, f"{len(problems)} of {len(items)} differ:\n" + "\n".join(problems[:10])
 
 
-@pytest.mark.parametrize("name", COVERED_SETS)
+@pytest.mark.parametrize("name", SETS)
+def test_covering_suite_matches_exificient(name: str, walkers: dict[str, Walker], exi_oracle: ExiOracle) -> None:
+    walker = walkers[name]
+    items: list[Item] = []
+    for root, member in walker.roots():
+        if member.type_key is None or member.type_key not in walker.buildable:
+            continue
+        for label, value in walker.covering(member.type_key):
+            items.append(Item(f"{root[1]}:{label}", root, member, value, False))
+    assert items
+    _check(name, items, exi_oracle, walker)
+
+
+@pytest.mark.parametrize("name", SETS)
 def test_covering_fragments_match_exificient(name: str, walkers: dict[str, Walker], exi_oracle: ExiOracle) -> None:
-    """Every complex type of the set, through a fragment of an element of that type (the fragment grammar
-    reaches local elements too), so that nested types' branches are covered as well as the roots'."""
+    """Every complex type of the set, through a fragment of an element of that type (the fragment grammar reaches
+    local elements too), so that nested types' branches are covered as well as the roots'."""
     walker = walkers[name]
     grammar = walker.grammar
-    items: list[tuple[str, Any, Any, Any]] = []
+    items: list[Item] = []
     done: set[Any] = set()
     for qname, member in zip(grammar.fragment, grammar.fragment_members, strict=True):
         if member is None or member.type_key is None or member.type_key in done:
             continue
-        if not walker.member_usable(member):
+        if member.type_key not in walker.buildable:
             continue
         done.add(member.type_key)
         for label, value in walker.covering(member.type_key):
-            items.append((f"{qname[1]}:{label}", qname, member, value))
+            items.append(Item(f"{qname[1]}:{label}", qname, member, value, True))
     assert items
-    problems = _compare(name, items, exi_oracle, walker, fragment=True)
-    assert not problems, f"{len(problems)} of {len(items)} differ:\n" + "\n".join(problems[:10])
+    _check(name, items, exi_oracle, walker)
 
 
-def test_random_messages_match_exificient(walkers: dict[str, Walker], exi_oracle: ExiOracle) -> None:
-    roots = [(name, root, member) for name in RANDOM_SETS for root, member in walkers[name].roots()]
-    seen: list[str] = []
-
-    @settings(
-        max_examples=RANDOM_EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+@pytest.mark.parametrize("name", SETS)
+def test_occurrence_boundaries_match_exificient(
+    name: str, walkers: dict[str, Walker], exi_oracle: ExiOracle, request: pytest.FixtureRequest
+) -> None:
+    walker = walkers[name]
+    bounds = Boundaries(walker)
+    targets = list(bounds.targets())
+    items = list(bounds.items())
+    particles = {(key, pos, member) for key, pos, member, _n in targets}
+    # Only "absent" is impossible, and only for a particle that every valid content holds.
+    assert {why for _label, why in bounds.skipped} <= {"mandatory"}, bounds.skipped[:10]
+    _check(name, items, exi_oracle, walker)
+    documents = sum(not i.fragment for i in items)
+    nested = sum("nested" in i.label for i in items)
+    _report(
+        request,
+        f"{name}: boundaries {len(particles)} particles, {len(targets)} particle×count targets -> {len(items)} "
+        f"messages ({documents} documents, {nested} of them nested, {len(items) - documents} fragments)",
     )
-    @given(st.data())
-    def check(data: st.DataObject) -> None:
-        name, root, member = data.draw(st.sampled_from(roots), label="root")
-        walker = walkers[name]
-        if member.type_key is not None:
-            value = walker.draw(data, member.type_key)
-        else:
-            enum = walker.enum_cls(member.datatype, root) if member.datatype.kind == "enum" else None
-            value = data.draw(simple_strategy(member.datatype, enum))
-        seen.append(f"{name}:{root[1]}")
-        problems = _compare(name, [(root[1], root, member, value)], exi_oracle, walker)
-        assert not problems, problems[0]
 
-    check()
-    assert len(seen) >= RANDOM_EXAMPLES
-    covered = {s.split(":")[0] for s in seen}
-    assert covered == set(RANDOM_SETS)
+
+@pytest.mark.parametrize("name", SETS)
+def test_casts_wildcards_and_mixed_content_match_exificient(
+    name: str, walkers: dict[str, Walker], exi_oracle: ExiOracle, request: pytest.FixtureRequest
+) -> None:
+    walker = walkers[name]
+    items = list(Features(walker).items())
+    assert items
+    _check(name, items, exi_oracle, walker)
+    seen: Counter[str] = Counter()
+    for item in items:
+        seen += features(item.value, walker.cls(item.member.type_key) if item.member.type_key else None)
+    assert seen["xsi:type"] > 0
+    if name != "appprotocol":  # SupportedAppProtocol has no wildcard and no mixed content
+        assert seen["wildcard"] > 0 and seen["mixed text"] > 0
+    _report(
+        request, f"{name}: features {len(items)} messages, " + ", ".join(f"{k} {v}" for k, v in sorted(seen.items()))
+    )
+
+
+def test_random_messages_match_exificient(
+    walkers: dict[str, Walker], exi_oracle: ExiOracle, request: pytest.FixtureRequest
+) -> None:
+    rng = random.Random("v2gstack-differential")
+    roots = {name: walkers[name].roots() for name in SETS}
+    per_set: dict[str, list[Item]] = {name: [] for name in SETS}
+    for k in range(RANDOM_EXAMPLES):
+        name = SETS[k % len(SETS)]
+        root, member = rng.choice(roots[name])
+        value = walkers[name].element_value(member, RandomDrive(rng))
+        per_set[name].append(Item(f"random #{k} {root[1]}", root, member, value, False))
+    seen: Counter[str] = Counter()
+    for name, items in per_set.items():
+        _check(name, items, exi_oracle, walkers[name])
+        for item in items:
+            seen += features(item.value, walkers[name].cls(item.member.type_key) if item.member.type_key else None)
+    total = sum(len(items) for items in per_set.values())
+    assert total >= RANDOM_EXAMPLES
+    _report(
+        request,
+        f"random: {total} messages over {len(SETS)} schema sets"
+        + (" (deep)" if DEEP else "")
+        + "; "
+        + ", ".join(f"{k} {v}" for k, v in sorted(seen.items())),
+    )

@@ -31,7 +31,7 @@ def _seeds(name: str, walker: Walker) -> list[bytes]:
     codec = codec_for(name)
     seeds = []
     for root, member in walker.roots():
-        if member.type_key is None:
+        if member.type_key is None or member.type_key not in walker.buildable:
             continue
         for _label, value in walker.covering(member.type_key):
             seeds.append(codec.encode(value, root))

@@ -144,6 +144,7 @@ def test_josev_dc_evcc_against_our_secc(
 ) -> None:
     policy = _policy(transport, josev_pki)
     expected = {Deviation.PLAIN_TCP if transport == "tcp" else Deviation.TLS12, Deviation.RELAXED_TIMING}
+    expected.add(Deviation.SCHEMA_DEVIATIONS)
     assert set(policy.deviations(Role.SECC)) == expected
     bpt = config == "evcc_config_dc_bpt.json"
     evse = SimpleEVSE(SimpleEVSEConfig(max_voltage_v=JOSEV_EV_VOLTAGE, setpoint_w=setpoint_w))

@@ -110,6 +110,7 @@ def test_our_evcc_against_josev_dc_secc(
     peer_logs.add(process, since)
     policy = TransportPolicy(tls=_tls(josev_pki) if transport == "tls" else None, tolerant=True)
     expected_deviations = {Deviation.TLS12 if transport == "tls" else Deviation.PLAIN_TCP, Deviation.RELAXED_TIMING}
+    expected_deviations.add(Deviation.SCHEMA_DEVIATIONS)
     assert set(policy.deviations()) == expected_deviations
     ev = SimpleEV(SimpleEVConfig(direction=direction, bidirectional=service == "DC_BPT"))
     evcc = EvccConfig(

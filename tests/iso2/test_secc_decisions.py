@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from iso15118.controller import EvseCommand, EVSELimits, MeterReading, Notification
-from iso15118.decisions import Answer, Input, Inputs, Need, StorePaused
+from iso15118.decisions import Answer, Input, Inputs, Need, StorePaused, Warn
 from iso15118.envelope.kinds import Kind
 from iso15118.envelope.physical import physical, value_of
 from iso15118.envelope.states import body_of
@@ -256,4 +256,5 @@ def test_the_pnc_requests_are_refused_by_a_charger_that_never_offered_contract()
         emaid="DEABCC123ABC560", contract_signature_cert_chain=m.CertificateChain(certificate=b"\x30")
     )
     a = answered(details, OFFERED)
-    assert code(a) == "FAILED" and "does not offer" in (a.ctx.refusal or "")
+    assert code(a) == "FAILED" and "Contract was not offered" in (a.ctx.refusal or "")
+    assert any(isinstance(e, Warn) for e in a.effects)

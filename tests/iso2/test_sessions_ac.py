@@ -162,15 +162,16 @@ def test_a_resume_by_another_ev_starts_a_new_session() -> None:
     assert out.ok and out.substitutions and "did not resume" in out.substitutions[0]
 
 
-def test_pnc_asked_stops_the_ev_unless_it_accepts_eim() -> None:
+def test_pnc_asked_of_a_charger_without_contract_stops_the_ev_unless_it_accepts_eim() -> None:
     out, _c, rec = run(evcc(authorization="PnC"))
-    assert out.ended_regularly and out.failure == "PnC asked: -2 Plug & Charge is not implemented yet"
+    assert out.ended_regularly and out.failure == "PnC asked, the SECC offers ExternalPayment"
     assert kinds(rec, "evcc")[-1] == "SessionStopReq"
     out, _c, _ = run(evcc(authorization="PnC", accept_fallback=True))
     assert out.ok and out.negotiated["authorization"] == "EIM" and "EIM used instead" in out.substitutions[0]
 
 
 def test_a_charger_configured_for_pnc_only_offers_nothing_it_cannot_serve() -> None:
+    # No -2 PnC checks (contract roots) were given to the runner: Contract cannot be verified, so not offered.
     out, charger, _ = run(secc=secc(authorization=("PnC",)))
     assert out.ended.response_code == "FAILED" and charger.failure is not None
     assert "no payment option this SECC can serve for PnC" in charger.failure

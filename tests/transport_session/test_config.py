@@ -119,7 +119,8 @@ setpoint_w = -3000
     assert secc.secc.control_modes == (2,) and secc.secc.services == (5,)
     assert secc.evse.notifications == ((2, Notification.PAUSE), (5, Notification.TERMINATE))
     assert secc.evse.setpoint_w == -3000.0
-    assert secc.server.policy.tls is None and secc.server.policy.deviations() == ("plain-tcp", "relaxed-timing")
+    assert secc.server.policy.tls is None
+    assert secc.server.policy.deviations() == ("plain-tcp", "relaxed-timing", "schema-deviations")
 
 
 def test_command_line_overrides_the_file(tmp_path: Path) -> None:

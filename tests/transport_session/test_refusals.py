@@ -156,11 +156,11 @@ def test_strict_secc_refuses_tls_without_the_vehicle_certificate(pki: TestPki) -
         SeccServer(SeccServerConfig(policy=TransportPolicy(tls=one_way), listen="::1"), SimpleEVSE)
     lab = TransportPolicy(tls=one_way, tolerant=True, timing_scale=1.0)
     lab.check(Role.SECC)
-    assert lab.deviations(Role.SECC) == (Deviation.TLS12, Deviation.NO_CLIENT_CERTIFICATE)
+    assert lab.deviations(Role.SECC) == (Deviation.TLS12, Deviation.NO_CLIENT_CERTIFICATE, Deviation.SCHEMA_DEVIATIONS)
     assert "mutual authentication" in lab.describe(Role.SECC)[1]
     # The flag means nothing to an EVCC: a strict EV with the same TLS settings is not refused for it.
     TransportPolicy(tls=one_way).check(Role.EVCC)
-    assert lab.deviations(Role.EVCC) == (Deviation.TLS12,)
+    assert lab.deviations(Role.EVCC) == (Deviation.TLS12, Deviation.SCHEMA_DEVIATIONS)
 
 
 @pytest.mark.asyncio
@@ -202,7 +202,7 @@ async def test_strict_evcc_meets_tolerant_secc_on_tls13(pki: TestPki) -> None:
         report = await asyncio.wait_for(server.next_report(), TIMEOUT)
     assert run.ok and report.ok
     assert run.tls is not None and (run.tls.version, run.tls.cipher) == ("TLSv1.3", "TLS_AES_256_GCM_SHA384")
-    assert policy.deviations() == ("tls12",)
+    assert policy.deviations() == ("tls12", "schema-deviations")
 
 
 @pytest.mark.asyncio

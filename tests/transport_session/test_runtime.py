@@ -90,13 +90,17 @@ def test_policy_deviations_timing_and_tls_mode() -> None:
     assert strict.deviations() == () and strict.scale == 1.0 and strict.tls_mode is TlsMode.STRICT
     assert strict.session_config() == SessionConfig()
     tolerant = TransportPolicy(tls=tls, tolerant=True)
-    assert tolerant.deviations() == (Deviation.TLS12, Deviation.RELAXED_TIMING)
+    assert tolerant.deviations() == (Deviation.TLS12, Deviation.RELAXED_TIMING, Deviation.SCHEMA_DEVIATIONS)
     assert tolerant.tls_config() == dataclasses.replace(tls, mode=TlsMode.TOLERANT)
     assert tolerant.session_config().timing == DEFAULT_TIMING.scaled(2.0)
     assert tolerant.session_config().timing.evcc_msg_timeout_loop == 1.0
     base = SessionConfig(max_payload_length=1000)
     assert tolerant.session_config(base).max_payload_length == 1000
-    assert TransportPolicy(tls=None, tolerant=True, timing_scale=1.0).deviations() == (Deviation.PLAIN_TCP,)
+    assert TransportPolicy(tls=None, tolerant=True, timing_scale=1.0).deviations() == (
+        Deviation.PLAIN_TCP,
+        Deviation.SCHEMA_DEVIATIONS,
+    )
+    assert tolerant.session_config().tolerant_decoding and not strict.session_config().tolerant_decoding
     described = TransportPolicy(tls=None, tolerant=True, timing_scale=4).describe()
     assert described[0].startswith("plain-tcp:") and "[V2G20-1264]" in described[0]
     assert described[1] == "relaxed-timing: every timer of the standard multiplied by 4"

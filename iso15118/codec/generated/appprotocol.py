@@ -8,8 +8,9 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
+from exi.generic import dec_generic, enc_generic
+from exi.tables import SchemaTables
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, SlowPath, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import app_protocol as _app_protocol
 
 _object_new = object.__new__
@@ -199,7 +200,7 @@ def _d_supportedAppProtocolReq_anonymous(D, T, p, L, R, _new=_object_new, _C=_ap
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'AppProtocol, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'AppProtocol, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -261,7 +262,7 @@ def _d_supportedAppProtocolRes_anonymous(D, T, p, L, R, _new=_object_new, _C=_ap
         p += 5
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SchemaID, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SchemaID, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -285,9 +286,9 @@ def _d_supportedAppProtocolRes_anonymous(D, T, p, L, R, _new=_object_new, _C=_ap
         raise (err.within(f) if f else err) from exc
 
 
-
 NAME = 'appprotocol'
 NAMESPACES = ('urn:iso:15118:2:2010:AppProtocol',)
+PREFIXES = {'urn:iso:15118:2:2010:AppProtocol': 'app'}
 RUN_BITS = 469
 DOCUMENT = (
     ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolReq', _e_supportedAppProtocolReq_anonymous, _d_supportedAppProtocolReq_anonymous, _app_protocol.supportedAppProtocolReq),
@@ -295,13 +296,87 @@ DOCUMENT = (
 )
 FRAGMENT = (
     ('', 'AppProtocol', _e_AppProtocolType, _d_AppProtocolType, _app_protocol.AppProtocol),
-    ('', 'Priority', None, None, ('nbit', 1, 20, 5, None, None, None, None, None)),
-    ('', 'ProtocolNamespace', None, None, ('string', None, None, 0, None, None, 100, None, None)),
-    ('', 'ResponseCode', None, None, ('enum', None, None, 2, None, None, None, _EI1, _EV2)),
-    ('', 'SchemaID', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
-    ('', 'VersionNumberMajor', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('', 'VersionNumberMinor', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('', 'Priority', None, None, ('nbit', 1, 20, 5, None, None, None, None, None, 'integer')),
+    ('', 'ProtocolNamespace', None, None, ('string', None, None, 0, None, None, 100, None, None, 'string')),
+    ('', 'ResponseCode', None, None, ('enum', None, None, 2, None, None, None, _EI1, _EV2, 'enum')),
+    ('', 'SchemaID', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('', 'VersionNumberMajor', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('', 'VersionNumberMinor', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolReq', _e_supportedAppProtocolReq_anonymous, _d_supportedAppProtocolReq_anonymous, _app_protocol.supportedAppProtocolReq),
     ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolRes', _e_supportedAppProtocolRes_anonymous, _d_supportedAppProtocolRes_anonymous, _app_protocol.supportedAppProtocolRes),
 )
+
+TYPES = (
+    ('urn:iso:15118:2:2010:AppProtocol', 'AppProtocolType', 1, _app_protocol.AppProtocol, -1, (('protocol_namespace', False), ('version_number_major', False), ('version_number_minor', False), ('schema_id', False), ('priority', False)), -1,
+     (('SE', 1, 1, (('', 'ProtocolNamespace', (('string', None, None, 0, None, None, 100, None, None, 'string'), ('urn:iso:15118:2:2010:AppProtocol', 'protocolNamespaceType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('', 'VersionNumberMajor', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('', 'VersionNumberMinor', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('', 'SchemaID', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2010:AppProtocol', 'idType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('', 'Priority', (('nbit', 1, 20, 5, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2010:AppProtocol', 'priorityType'))), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AppProtocolType, _d_AppProtocolType),
+    ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolReq@anonymous', 0, _app_protocol.supportedAppProtocolReq, -1, (('app_protocol', True),), -1,
+     (('SE', 1, 20, (('', 'AppProtocol', 0), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_supportedAppProtocolReq_anonymous, _d_supportedAppProtocolReq_anonymous),
+    ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolRes@anonymous', 0, _app_protocol.supportedAppProtocolRes, -1, (('response_code', False), ('schema_id', False)), -1,
+     (('SE', 1, 1, (('', 'ResponseCode', (('enum', None, None, 2, None, None, None, _EI1, _EV2, 'enum'), ('urn:iso:15118:2:2010:AppProtocol', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('', 'SchemaID', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2010:AppProtocol', 'idType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_supportedAppProtocolRes_anonymous, _d_supportedAppProtocolRes_anonymous),
+)
+SIMPLE = (
+    ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'ID', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'IDREF', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NCName', 'http://www.w3.org/2001/XMLSchema', 'Name', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NMTOKEN', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'Name', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'QName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'anyURI', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'base64Binary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2001/XMLSchema', 'boolean', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2001/XMLSchema', 'byte', 'http://www.w3.org/2001/XMLSchema', 'short', ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'hexBinary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'hex')),
+    ('http://www.w3.org/2001/XMLSchema', 'int', 'http://www.w3.org/2001/XMLSchema', 'long', ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'integer', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'language', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'long', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'negativeInteger', 'http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', ('int', None, -1, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('uint', 0, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, 0, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'normalizedString', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'positiveInteger', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 1, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'short', 'http://www.w3.org/2001/XMLSchema', 'int', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'string', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'token', 'http://www.w3.org/2001/XMLSchema', 'normalizedString', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedByte', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedInt', 'http://www.w3.org/2001/XMLSchema', 'unsignedLong', ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedLong', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedShort', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2010:AppProtocol', 'idType', 'http://www.w3.org/2001/XMLSchema', 'unsignedByte', ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2010:AppProtocol', 'priorityType', 'http://www.w3.org/2001/XMLSchema', 'unsignedByte', ('nbit', 1, 20, 5, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2010:AppProtocol', 'protocolNameType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 30, None, None, 'string')),
+    ('urn:iso:15118:2:2010:AppProtocol', 'protocolNamespaceType', 'http://www.w3.org/2001/XMLSchema', 'anyURI', ('string', None, None, 0, None, None, 100, None, None, 'string')),
+    ('urn:iso:15118:2:2010:AppProtocol', 'responseCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI1, _EV2, 'enum')),
+)
+URIS = ('', 'http://www.w3.org/XML/1998/namespace', 'http://www.w3.org/2001/XMLSchema-instance', 'http://www.w3.org/2001/XMLSchema', 'urn:iso:15118:2:2010:AppProtocol')
+LOCAL_NAMES = (
+    ('AppProtocol', 'Priority', 'ProtocolNamespace', 'ResponseCode', 'SchemaID', 'VersionNumberMajor', 'VersionNumberMinor'),
+    ('base', 'id', 'lang', 'space'),
+    ('nil', 'type'),
+    ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION', 'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date', 'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear', 'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger', 'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short', 'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort'),
+    ('AppProtocolType', 'idType', 'priorityType', 'protocolNameType', 'protocolNamespaceType', 'responseCodeType', 'supportedAppProtocolReq', 'supportedAppProtocolRes'),
+)
+DOCUMENT_REFS = (
+    1,
+    2,
+)
+FRAGMENT_REFS = (
+    0,
+    (('nbit', 1, 20, 5, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2010:AppProtocol', 'priorityType')),
+    (('string', None, None, 0, None, None, 100, None, None, 'string'), ('urn:iso:15118:2:2010:AppProtocol', 'protocolNamespaceType')),
+    (('enum', None, None, 2, None, None, None, _EI1, _EV2, 'enum'), ('urn:iso:15118:2:2010:AppProtocol', 'responseCodeType')),
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2010:AppProtocol', 'idType')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    1,
+    2,
+)
+SCHEMA = SchemaTables(NAME, TYPES, SIMPLE, URIS, LOCAL_NAMES, DOCUMENT, DOCUMENT_REFS, FRAGMENT, FRAGMENT_REFS)
 

@@ -12,8 +12,9 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
+from exi.generic import dec_generic, enc_generic
+from exi.tables import SchemaTables
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, SlowPath, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import din as _din
 from iso15118.messages.generated import xmldsig as _xmldsig
 
@@ -396,9 +397,7 @@ def _e_BodyBaseType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -406,14 +405,11 @@ def _e_BodyBaseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyBaseType(D, T, p, L, R, _new=_object_new, _C=_din.BodyBase):
+def _d_BodyBaseType(D, T, p, L, R):
     """Decode BodyBaseType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type BodyBaseType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -429,10 +425,10 @@ def _e_BodyType(acc, n, o):
         v = o.body_element
         if v is not None:
             f = 'BodyElement'
-            raise abstract('BodyElement')
-            s = 1
             acc <<= 6
             n += 6
+            acc, n = _e_BodyBaseType(acc, n, v)
+            s = 1
         if s == 1 and o.cable_check_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.cable_check_req
         if v is not None:
@@ -757,12 +753,12 @@ def _d_BodyType(D, T, p, L, R, _new=_object_new, _C=_din.Body, _s0=_din.Body.bod
         x33 = None
         x34 = None
         c = (D >> (T - p - 6)) & 63
-        if c >= 36: raise bad_event(c, 6, p, 'BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE')
+        if c >= 36: raise bad_event(c, 6, p, 'BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE', 36)
         p += 6
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1)[c]
         if nxt == 0:
             f = 'BodyElement'
-            raise DecodeError('element BodyElement has an abstract type', bit_offset=p)
+            raise DecodeError('element BodyElement has an abstract type', bit_offset=p, escape=True)
             x0 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1202,7 +1198,7 @@ def _e_CanonicalizationMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_CanonicalizationMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 7)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1214,7 +1210,7 @@ def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 7)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1266,7 +1262,7 @@ def _d_CertificateChainType(D, T, p, L, R, _new=_object_new, _C=_din.Certificate
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -1339,7 +1335,7 @@ def _d_CertificateInstallationReqType(D, T, p, L, R, _new=_object_new, _C=_din.C
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, OEMProvisioningCert')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, OEMProvisioningCert', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1555,7 +1551,7 @@ def _d_CertificateUpdateReqType(D, T, p, L, R, _new=_object_new, _C=_din.Certifi
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, ContractSignatureCertChain')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, ContractSignatureCertChain', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1786,10 +1782,10 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         v = o.ev_charge_parameter
         if v is not None:
             f = 'EVChargeParameter'
-            raise abstract('EVChargeParameter')
-            s = 2
             acc = (acc << 2) | 2
             n += 2
+            acc, n = _e_EVChargeParameterType(acc, n, v)
+            s = 2
         if s != 2: raise not_allowed('end of element (a required element is missing)', 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter | EE')
         acc <<= 1
         n += 1
@@ -1816,7 +1812,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.
         p += 6
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter')
+        if c >= 3: raise bad_event(c, 2, p, 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -1837,7 +1833,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.
             p += 1
         if nxt == 3:
             f = 'EVChargeParameter'
-            raise DecodeError('element EVChargeParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVChargeParameter has an abstract type', bit_offset=p, escape=True)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1885,10 +1881,10 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         v = o.sa_schedules
         if v is not None:
             f = 'SASchedules'
-            raise abstract('SASchedules')
-            s = 3
             acc = (acc << 2) | 1
             n += 2
+            acc, n = _e_SASchedulesType(acc, n, v)
+            s = 3
         v = o.ac_evse_charge_parameter
         if v is not None:
             f = 'AC_EVSEChargeParameter'
@@ -1911,10 +1907,10 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         if v is not None:
             f = 'EVSEChargeParameter'
             if s != 3: raise not_allowed('EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules')
-            raise abstract('EVSEChargeParameter')
-            s = 4
             acc = (acc << 2) | 2
             n += 2
+            acc, n = _e_EVSEChargeParameterType(acc, n, v)
+            s = 4
         if s != 4: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | EE | SAScheduleList, SASchedules')
         acc <<= 1
         n += 1
@@ -1950,7 +1946,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.
         p += 4
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleList, SASchedules')
+        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleList, SASchedules', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -1959,15 +1955,15 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
+            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 3:
             f = 'SASchedules'
-            raise DecodeError('element SASchedules has an abstract type', bit_offset=p)
+            raise DecodeError('element SASchedules has an abstract type', bit_offset=p, escape=True)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
+            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -1988,7 +1984,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.
             p += 1
         if nxt == 6:
             f = 'EVSEChargeParameter'
-            raise DecodeError('element EVSEChargeParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVSEChargeParameter has an abstract type', bit_offset=p, escape=True)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2090,7 +2086,7 @@ def _d_ChargingProfileType(D, T, p, L, R, _new=_object_new, _C=_din.ChargingProf
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ProfileEntry, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ProfileEntry, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -2110,6 +2106,7 @@ def _e_ChargingStatusReqType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _din.ChargingStatusReq: raise SlowPath
         acc <<= 1
         n += 1
         return acc, n
@@ -2252,7 +2249,7 @@ def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_din.ChargingSt
                 if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired', 3)
         p += 2
         nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -2261,7 +2258,7 @@ def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_din.ChargingSt
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -2370,7 +2367,7 @@ def _d_ConsumptionCostType(D, T, p, L, R, _new=_object_new, _C=_din.ConsumptionC
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Cost, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Cost, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         while nxt == 1:
@@ -2380,7 +2377,7 @@ def _d_ConsumptionCostType(D, T, p, L, R, _new=_object_new, _C=_din.ConsumptionC
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Cost, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Cost, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -2435,7 +2432,7 @@ def _d_ContractAuthenticationReqType(D, T, p, L, R, _new=_object_new, _C=_din.Co
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, '@Id, GenChallenge, EE')
+        if c >= 3: raise bad_event(c, 2, p, '@Id, GenChallenge, EE', 3)
         p += 2
         nxt = (0, 1, -1)[c]
         if nxt == 0:
@@ -2444,7 +2441,7 @@ def _d_ContractAuthenticationReqType(D, T, p, L, R, _new=_object_new, _C=_din.Co
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt == 1:
@@ -2596,7 +2593,7 @@ def _d_CostType(D, T, p, L, R, _new=_object_new, _C=_din.Cost, _s0=_din.Cost.cos
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -2746,7 +2743,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+        if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 5)
         p += 3
         nxt = (2, 3, 4, 5, 6)[c]
         if nxt == 2:
@@ -2755,7 +2752,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 4)
             p += 3
             nxt = (3, 4, 5, 6)[c]
         if nxt == 3:
@@ -2764,7 +2761,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -2773,7 +2770,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
+            if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -2793,7 +2790,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
         p += 3
         x6 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage')
+        if c >= 3: raise bad_event(c, 2, p, 'RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage', 3)
         p += 2
         nxt = (7, 8, 9)[c]
         if nxt == 7:
@@ -2802,7 +2799,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage')
+            if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage', 2)
             p += 2
             nxt = (8, 9)[c]
         if nxt == 8:
@@ -2984,7 +2981,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
         p += 4
         x6 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE', 4)
         p += 3
         nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -2993,7 +2990,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -3002,7 +2999,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -3141,7 +3138,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVCh
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit')
+        if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -3157,7 +3154,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVCh
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE', 5)
         p += 3
         nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -3166,7 +3163,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVCh
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -3175,7 +3172,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVCh
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -3187,7 +3184,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVCh
             p += 9
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'BulkSOC, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'BulkSOC, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -3269,7 +3266,7 @@ def _d_DC_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_din.
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
+        if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -3409,7 +3406,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EV
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEMaximumVoltageLimit')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEMaximumVoltageLimit', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -3439,7 +3436,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EV
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple', 2)
         p += 2
         nxt = (6, 7)[c]
         if nxt == 6:
@@ -3455,7 +3452,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EV
         if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE', 2)
         p += 2
         nxt = (8, -1)[c]
         if nxt == 8:
@@ -3542,7 +3539,7 @@ def _d_DC_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVSEStatus,
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEIsolationStatus, EVSEStatusCode')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEIsolationStatus, EVSEStatusCode', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3670,7 +3667,7 @@ def _d_DC_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVStatus, _s0
         p += 4
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVCabinConditioning, EVRESSConditioning, EVErrorCode')
+        if c >= 3: raise bad_event(c, 2, p, 'EVCabinConditioning, EVRESSConditioning, EVErrorCode', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -3681,7 +3678,7 @@ def _d_DC_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVStatus, _s0
             p += 3
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVRESSConditioning, EVErrorCode')
+            if c >= 2: raise bad_event(c, 2, p, 'EVRESSConditioning, EVErrorCode', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -3810,7 +3807,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -3827,7 +3824,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -3843,7 +3840,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -3852,7 +3849,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -3892,7 +3889,7 @@ def _e_DigestMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_DigestMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 30)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3904,7 +3901,7 @@ def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 30)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3917,9 +3914,7 @@ def _e_EVChargeParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3927,14 +3922,11 @@ def _e_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.EVChargeParameter):
+def _d_EVChargeParameterType(D, T, p, L, R):
     """Decode EVChargeParameterType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVChargeParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3947,9 +3939,7 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3957,14 +3947,11 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_din.EVPowerDeliveryParameter):
+def _d_EVPowerDeliveryParameterType(D, T, p, L, R):
     """Decode EVPowerDeliveryParameterType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVPowerDeliveryParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3977,9 +3964,7 @@ def _e_EVSEChargeParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3987,14 +3972,11 @@ def _e_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.EVSEChargeParameter):
+def _d_EVSEChargeParameterType(D, T, p, L, R):
     """Decode EVSEChargeParameterType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVSEChargeParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4007,9 +3989,7 @@ def _e_EVSEStatusType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4017,14 +3997,11 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_din.EVSEStatus):
+def _d_EVSEStatusType(D, T, p, L, R):
     """Decode EVSEStatusType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVSEStatusType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4037,9 +4014,7 @@ def _e_EVStatusType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4047,14 +4022,11 @@ def _e_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_din.EVStatus):
+def _d_EVStatusType(D, T, p, L, R):
     """Decode EVStatusType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVStatusType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4067,25 +4039,7 @@ def _e_EntryType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.relative_time_interval
-        if v is not None:
-            f = 'RelativeTimeInterval'
-            acc <<= 2
-            n += 2
-            acc, n = _e_RelativeTimeIntervalType(acc, n, v)
-            s = 1
-        if s == 1 and o.time_interval is not None: raise only_one('RelativeTimeInterval, TimeInterval')
-        v = o.time_interval
-        if v is not None:
-            f = 'TimeInterval'
-            raise abstract('TimeInterval')
-            s = 1
-            acc = (acc << 2) | 1
-            n += 2
-        if s != 1: raise not_allowed('end of element (a required element is missing)', 'EE | RelativeTimeInterval, TimeInterval')
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4093,35 +4047,11 @@ def _e_EntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EntryType(D, T, p, L, R, _new=_object_new, _C=_din.Entry, _s0=_din.Entry.relative_time_interval.__set__, _s1=_din.Entry.time_interval.__set__):
+def _d_EntryType(D, T, p, L, R):
     """Decode EntryType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
-        p += 2
-        nxt = (0, 1)[c]
-        if nxt == 0:
-            f = 'RelativeTimeInterval'
-            v, p = _d_RelativeTimeIntervalType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x0 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        if nxt == 1:
-            f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
-            x1 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type EntryType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4134,9 +4064,7 @@ def _e_IntervalType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4144,14 +4072,11 @@ def _e_IntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_IntervalType(D, T, p, L, R, _new=_object_new, _C=_din.Interval):
+def _d_IntervalType(D, T, p, L, R):
     """Decode IntervalType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type IntervalType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4164,7 +4089,7 @@ def _e_KeyInfoType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyInfoType)
+        return enc_generic(acc, n, o, SCHEMA, 38)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4176,7 +4101,7 @@ def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, SCHEMA, 38)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4189,7 +4114,7 @@ def _e_KeyValueType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyValueType)
+        return enc_generic(acc, n, o, SCHEMA, 39)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4201,7 +4126,7 @@ def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, SCHEMA, 39)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4257,7 +4182,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_din.Lis
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -4319,7 +4244,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4337,7 +4262,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -4406,7 +4331,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_din.MessageHeader,
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE', 3)
         p += 2
         nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -4415,7 +4340,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_din.MessageHeader,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -4528,7 +4453,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_din.MeterInfo, _s0=_di
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE', 5)
         p += 3
         nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
@@ -4537,7 +4462,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_din.MeterInfo, _s0=_di
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE', 4)
             p += 3
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -4546,7 +4471,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_din.MeterInfo, _s0=_di
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -4567,7 +4492,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_din.MeterInfo, _s0=_di
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
@@ -4666,7 +4591,7 @@ def _d_MeteringReceiptReqType(D, T, p, L, R, _new=_object_new, _C=_din.MeteringR
         x0 = None
         x2 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4682,7 +4607,7 @@ def _d_MeteringReceiptReqType(D, T, p, L, R, _new=_object_new, _C=_din.MeteringR
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo')
+        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -4826,7 +4751,7 @@ def _d_NotificationType(D, T, p, L, R, _new=_object_new, _C=_din.Notification, _
         p += 5
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'FaultMsg, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'FaultMsg, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -4853,7 +4778,7 @@ def _e_ObjectType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_ObjectType)
+        return enc_generic(acc, n, o, SCHEMA, 47)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4865,7 +4790,7 @@ def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, SCHEMA, 47)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4878,7 +4803,7 @@ def _e_PGPDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_PGPDataType)
+        return enc_generic(acc, n, o, SCHEMA, 48)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4890,7 +4815,7 @@ def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 48)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4914,10 +4839,10 @@ def _e_PMaxScheduleEntryType(acc, n, o):
         v = o.time_interval
         if v is not None:
             f = 'TimeInterval'
-            raise abstract('TimeInterval')
-            s = 1
             acc = (acc << 2) | 1
             n += 2
+            acc, n = _e_IntervalType(acc, n, v)
+            s = 1
         v = o.p_max
         if v is None: raise missing('PMax')
         f = 'PMax'
@@ -4951,7 +4876,7 @@ def _d_PMaxScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_din.PMaxSchedu
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
+        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4964,7 +4889,7 @@ def _d_PMaxScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_din.PMaxSchedu
             p += 1
         if nxt == 1:
             f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
+            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p, escape=True)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5081,7 +5006,7 @@ def _d_PMaxScheduleType(D, T, p, L, R, _new=_object_new, _C=_din.PMaxSchedule, _
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'PMaxScheduleEntry, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'PMaxScheduleEntry, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -5177,7 +5102,7 @@ def _d_ParameterSetType(D, T, p, L, R, _new=_object_new, _C=_din.ParameterSet, _
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -5309,7 +5234,7 @@ def _d_ParameterType(D, T, p, L, R, _new=_object_new, _C=_din.Parameter, _s0=_di
         v, p = r_enum(D, T, p, _EV52, 3)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', 6)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7)[c]
         if nxt == 2:
@@ -5605,7 +5530,7 @@ def _d_PaymentOptionsType(D, T, p, L, R, _new=_object_new, _C=_din.PaymentOption
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'PaymentOption, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'PaymentOption, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -5679,7 +5604,7 @@ def _d_PhysicalValueType(D, T, p, L, R, _new=_object_new, _C=_din.PhysicalValue,
         p += 6
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Unit, Value')
+        if c >= 2: raise bad_event(c, 2, p, 'Unit, Value', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -5758,7 +5683,7 @@ def _e_PowerDeliveryReqType(acc, n, o):
             if cw is None: raise not_allowed('EVPowerDeliveryParameter', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            raise abstract('EVPowerDeliveryParameter')
+            acc, n = _e_EVPowerDeliveryParameterType(acc, n, v)
             s = 3
         cw = _T59.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | EE')
@@ -5787,7 +5712,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDelive
         p += 4
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', 4)
         p += 3
         nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
@@ -5796,7 +5721,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDelive
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', 3)
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -5809,7 +5734,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDelive
             p += 1
         if nxt == 3:
             f = 'EVPowerDeliveryParameter'
-            raise DecodeError('element EVPowerDeliveryParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVPowerDeliveryParameter has an abstract type', bit_offset=p, escape=True)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5858,10 +5783,10 @@ def _e_PowerDeliveryResType(acc, n, o):
         v = o.evse_status
         if v is not None:
             f = 'EVSEStatus'
-            raise abstract('EVSEStatus')
-            s = 2
             acc = (acc << 2) | 2
             n += 2
+            acc, n = _e_EVSEStatusType(acc, n, v)
+            s = 2
         if s != 2: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus | EE')
         acc <<= 1
         n += 1
@@ -5888,7 +5813,7 @@ def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDelive
         p += 8
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
+        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -5909,7 +5834,7 @@ def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDelive
             p += 1
         if nxt == 3:
             f = 'EVSEStatus'
-            raise DecodeError('element EVSEStatus has an abstract type', bit_offset=p)
+            raise DecodeError('element EVSEStatus has an abstract type', bit_offset=p, escape=True)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6292,7 +6217,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -6301,7 +6226,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -6310,7 +6235,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -6319,7 +6244,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -6423,7 +6348,7 @@ def _d_RelativeTimeIntervalType(D, T, p, L, R, _new=_object_new, _C=_din.Relativ
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'duration, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'duration, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -6505,7 +6430,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -6514,7 +6439,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -6523,7 +6448,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -6593,7 +6518,7 @@ def _d_SAScheduleListType(D, T, p, L, R, _new=_object_new, _C=_din.SAScheduleLis
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTuple, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTuple, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6685,7 +6610,7 @@ def _d_SAScheduleTupleType(D, T, p, L, R, _new=_object_new, _C=_din.SAScheduleTu
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -6713,9 +6638,7 @@ def _e_SASchedulesType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6723,14 +6646,11 @@ def _e_SASchedulesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SASchedulesType(D, T, p, L, R, _new=_object_new, _C=_din.SASchedules):
+def _d_SASchedulesType(D, T, p, L, R):
     """Decode SASchedulesType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type SASchedulesType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6743,7 +6663,7 @@ def _e_SPKIDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SPKIDataType)
+        return enc_generic(acc, n, o, SCHEMA, 69)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6755,7 +6675,7 @@ def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 69)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6779,10 +6699,10 @@ def _e_SalesTariffEntryType(acc, n, o):
         v = o.time_interval
         if v is not None:
             f = 'TimeInterval'
-            raise abstract('TimeInterval')
-            s = 1
             acc = (acc << 2) | 1
             n += 2
+            acc, n = _e_IntervalType(acc, n, v)
+            s = 1
         v = o.e_price_level
         if v is None: raise missing('EPriceLevel')
         f = 'EPriceLevel'
@@ -6825,7 +6745,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff
         x1 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
+        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -6838,7 +6758,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff
             p += 1
         if nxt == 1:
             f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
+            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p, escape=True)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6850,7 +6770,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff
         p += 10
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE', 2)
         p += 2
         nxt = (3, -1)[c]
         while nxt == 3:
@@ -6860,7 +6780,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6982,7 +6902,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff, _s0
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels')
+        if c >= 2: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -7009,7 +6929,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SalesTariffEntry, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SalesTariffEntry, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7074,7 +6994,7 @@ def _d_SelectedServiceListType(D, T, p, L, R, _new=_object_new, _C=_din.Selected
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7155,7 +7075,7 @@ def _d_SelectedServiceType(D, T, p, L, R, _new=_object_new, _C=_din.SelectedServ
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -7390,7 +7310,7 @@ def _d_ServiceDetailResType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceDeta
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -7455,7 +7375,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceD
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'ServiceScope, ServiceCategory, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'ServiceScope, ServiceCategory, EE', 3)
         p += 2
         nxt = (0, 1, -1)[c]
         if nxt == 0:
@@ -7464,7 +7384,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceD
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt == 1:
@@ -7560,7 +7480,7 @@ def _d_ServiceDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceD
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE', 2)
         p += 2
         nxt = (3, -1)[c]
         if nxt == 3:
@@ -7631,7 +7551,7 @@ def _d_ServiceParameterListType(D, T, p, L, R, _new=_object_new, _C=_din.Service
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7792,7 +7712,7 @@ def _d_ServiceTagListType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceTagLis
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Service, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Service, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7884,7 +7804,7 @@ def _d_ServiceTagType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceTag, _s0=_
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -7902,7 +7822,7 @@ def _d_ServiceTagType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceTag, _s0=_
         p += 4
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, EE', 2)
         p += 2
         nxt = (3, -1)[c]
         if nxt == 3:
@@ -7931,6 +7851,7 @@ def _e_ServiceType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _din.Service: raise SlowPath
         v = o.service_tag
         if v is None: raise missing('ServiceTag')
         f = 'ServiceTag'
@@ -8091,7 +8012,7 @@ def _d_SessionSetupResType(D, T, p, L, R, _new=_object_new, _C=_din.SessionSetup
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DateTimeNow, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'DateTimeNow, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -8174,6 +8095,7 @@ def _e_SessionStopType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _din.SessionStop: raise SlowPath
         acc <<= 1
         n += 1
         return acc, n
@@ -8204,7 +8126,7 @@ def _e_SignatureMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignatureMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 89)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8216,7 +8138,7 @@ def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 89)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8272,7 +8194,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8290,7 +8212,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8310,7 +8232,7 @@ def _e_SignaturePropertyType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignaturePropertyType)
+        return enc_generic(acc, n, o, SCHEMA, 91)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8322,7 +8244,7 @@ def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, SCHEMA, 91)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8403,7 +8325,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8426,7 +8348,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -8435,7 +8357,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -8445,7 +8367,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8506,7 +8428,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -8522,7 +8444,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -8610,7 +8532,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8642,7 +8564,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8707,7 +8629,7 @@ def _d_SubCertificatesType(D, T, p, L, R, _new=_object_new, _C=_din.SubCertifica
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8726,7 +8648,7 @@ def _e_TransformType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_TransformType)
+        return enc_generic(acc, n, o, SCHEMA, 96)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8738,7 +8660,7 @@ def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, SCHEMA, 96)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8793,7 +8715,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8983,7 +8905,7 @@ def _e_X509DataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_X509DataType)
+        return enc_generic(acc, n, o, SCHEMA, 101)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8995,7 +8917,7 @@ def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, SCHEMA, 101)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9080,64 +9002,9 @@ def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509Iss
         raise (err.within(f) if f else err) from exc
 
 
-_G_CanonicalizationMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_DigestMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_KeyInfoType = GenericTable(
-    states=((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 80)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 72)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('KeyValue', _e_KeyValueType, _d_KeyValueType, None), ), 3), ('SE', None, (('RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, None), ), 4), ('SE', None, (('X509Data', _e_X509DataType, _d_X509DataType, None), ), 5), ('SE', None, (('PGPData', _e_PGPDataType, _d_PGPDataType, None), ), 6), ('SE', None, (('SPKIData', _e_SPKIDataType, _d_SPKIDataType, None), ), 7), ('SE', None, (('MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 8), ('SE*', None, (), 9), ),
-    content='content',
-)
-_G_KeyValueType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), (6, 32)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), ),
-    positions=(('SE', None, (('DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, None), ), 1), ('SE', None, (('RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, None), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_ObjectType = GenericTable(
-    states=((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 4)), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 3)), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'encoding', (('Encoding', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('AT', 'mime_type', (('MimeType', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE*', None, (), 4), ),
-    content='content',
-)
-_G_PGPDataType = GenericTable(
-    states=((2, (('SE', 0, 0), ('SE', 3, 0)), (5, 16)), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE*', None, (), 5), ),
-    content='content',
-)
-_G_SPKIDataType = GenericTable(
-    states=((1, (('SE', 0, 0),), (4, 8)), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE', 0, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_SignatureMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_SignaturePropertyType = GenericTable(
-    states=((2, (('AT', 0, 0), ('AT', 1, 0)), (5, 16)), (1, (('AT', 1, 0),), (4, 8)), (2, (('SE*', 2, 0), ('CH', -1, 0)), (5, 16)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'target', (('Target', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_TransformType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ('SE', None, (('XPath', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ),
-    content='content',
-)
-_G_X509DataType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), (6, 48)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), ),
-    positions=(('SE', None, (('X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, None), ), 1), ('SE', None, (('X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE', None, (('X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE', None, (('X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 5), ('SE*', None, (), 6), ),
-    content='content',
-)
-
 NAME = 'din'
 NAMESPACES = ('urn:din:70121:2012:MsgDef', 'urn:din:70121:2012:MsgHeader', 'urn:din:70121:2012:MsgDataTypes', 'urn:din:70121:2012:MsgBody', 'http://www.w3.org/2000/09/xmldsig#')
+PREFIXES = {'http://www.w3.org/2000/09/xmldsig#': 'ds', 'urn:din:70121:2012:MsgBody': 'v2gci_b', 'urn:din:70121:2012:MsgDataTypes': 'v2gci_t', 'urn:din:70121:2012:MsgDef': 'v2gci_d', 'urn:din:70121:2012:MsgHeader': 'v2gci_h'}
 RUN_BITS = 1277
 DOCUMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _din.AC_EVChargeParameter),
@@ -9166,7 +9033,7 @@ DOCUMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _din.DC_EVStatus),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _din.EVChargeParameter),
     ('urn:din:70121:2012:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _din.EVPowerDeliveryParameter),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _din.EVSEChargeParameter),
@@ -9174,12 +9041,12 @@ DOCUMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _din.EVStatus),
     ('urn:din:70121:2012:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _din.Entry),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
     ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _din.MeteringReceiptReq),
     ('urn:din:70121:2012:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _din.MeteringReceiptRes),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
     ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _din.PMaxScheduleEntry),
@@ -9229,13 +9096,13 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _din.AC_EVSEStatus),
     ('urn:din:70121:2012:MsgDef', 'Body', _e_BodyType, _d_BodyType, _din.Body),
     ('urn:din:70121:2012:MsgDef', 'BodyElement', _e_BodyBaseType, _d_BodyBaseType, _din.BodyBase),
-    ('urn:din:70121:2012:MsgBody', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'BulkSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:din:70121:2012:MsgDataTypes', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:din:70121:2012:MsgDataTypes', 'BulkSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgBody', 'CableCheckReq', _e_CableCheckReqType, _d_CableCheckReqType, _din.CableCheckReq),
     ('urn:din:70121:2012:MsgBody', 'CableCheckRes', _e_CableCheckResType, _d_CableCheckResType, _din.CableCheckRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
-    ('urn:din:70121:2012:MsgDataTypes', 'Certificate', None, None, ('binary', None, None, 0, None, None, 1200, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'Certificate', None, None, ('binary', None, None, 0, None, None, 1200, None, None, 'base64')),
     ('urn:din:70121:2012:MsgBody', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _din.CertificateInstallationReq),
     ('urn:din:70121:2012:MsgBody', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _din.CertificateInstallationRes),
     ('urn:din:70121:2012:MsgBody', 'CertificateUpdateReq', _e_CertificateUpdateReqType, _d_CertificateUpdateReqType, _din.CertificateUpdateReq),
@@ -9243,19 +9110,19 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryReq', _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType, _din.ChargeParameterDiscoveryReq),
     ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryRes', _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType, _din.ChargeParameterDiscoveryRes),
     ('urn:din:70121:2012:MsgBody', 'ChargeService', _e_ServiceChargeType, _d_ServiceChargeType, _din.ServiceCharge),
-    ('urn:din:70121:2012:MsgBody', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:din:70121:2012:MsgDataTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:din:70121:2012:MsgBody', 'ChargingProfile', _e_ChargingProfileType, _d_ChargingProfileType, _din.ChargingProfile),
-    ('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileEntryMaxPower', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileEntryStart', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileEntryMaxPower', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileEntryStart', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgBody', 'ChargingStatusReq', _e_ChargingStatusReqType, _d_ChargingStatusReqType, _din.ChargingStatusReq),
     ('urn:din:70121:2012:MsgBody', 'ChargingStatusRes', _e_ChargingStatusResType, _d_ChargingStatusResType, _din.ChargingStatusRes),
     ('urn:din:70121:2012:MsgDataTypes', 'ConsumptionCost', _e_ConsumptionCostType, _d_ConsumptionCostType, _din.ConsumptionCost),
     ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationReq', _e_ContractAuthenticationReqType, _d_ContractAuthenticationReqType, _din.ContractAuthenticationReq),
     ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationRes', _e_ContractAuthenticationResType, _d_ContractAuthenticationResType, _din.ContractAuthenticationRes),
-    ('urn:din:70121:2012:MsgBody', 'ContractID', None, None, ('string', None, None, 0, None, None, 24, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'ContractID', None, None, ('string', None, None, 0, None, None, 24, None, None, 'string')),
     ('urn:din:70121:2012:MsgBody', 'ContractSignatureCertChain', _e_CertificateChainType, _d_CertificateChainType, _din.CertificateChain),
-    ('urn:din:70121:2012:MsgBody', 'ContractSignatureEncryptedPrivateKey', None, None, ('binary', None, None, 0, None, None, 128, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'ContractSignatureEncryptedPrivateKey', None, None, ('binary', None, None, 0, None, None, 128, None, None, 'base64')),
     ('urn:din:70121:2012:MsgDataTypes', 'Cost', _e_CostType, _d_CostType, _din.Cost),
     ('urn:din:70121:2012:MsgBody', 'CurrentDemandReq', _e_CurrentDemandReqType, _d_CurrentDemandReqType, _din.CurrentDemandReq),
     ('urn:din:70121:2012:MsgBody', 'CurrentDemandRes', _e_CurrentDemandResType, _d_CurrentDemandResType, _din.CurrentDemandRes),
@@ -9266,20 +9133,20 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _din.DC_EVSEStatus),
     ('urn:din:70121:2012:MsgBody', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _din.DC_EVStatus),
     ('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _din.DC_EVStatus),
-    ('urn:din:70121:2012:MsgBody', 'DHParams', None, None, ('binary', None, None, 0, None, None, 256, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'DHParams', None, None, ('binary', None, None, 0, None, None, 256, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
-    ('urn:din:70121:2012:MsgBody', 'DateTimeNow', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'DateTimeNow', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:din:70121:2012:MsgDataTypes', 'EAmount', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EPriceLevel', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'EVCCID', None, None, ('binary', None, None, 0, None, None, 8, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVCabinConditioning', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EPriceLevel', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgBody', 'EVCCID', None, None, ('binary', None, None, 0, None, None, 8, None, None, 'hex')),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVCabinConditioning', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _din.EVChargeParameter),
     ('urn:din:70121:2012:MsgDataTypes', 'EVEnergyCapacity', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVEnergyRequest', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI39, _EV40)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI39, _EV40, 'enum')),
     ('urn:din:70121:2012:MsgDataTypes', 'EVMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
@@ -9290,16 +9157,16 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'EVMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVMinCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _din.EVPowerDeliveryParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVRESSConditioning', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVRESSSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVReady', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'EVRequestedEnergyTransferType', None, None, ('enum', None, None, 3, None, None, None, _EI9, _EV10)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVRESSConditioning', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVRESSSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVReady', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:din:70121:2012:MsgBody', 'EVRequestedEnergyTransferType', None, None, ('enum', None, None, 3, None, None, None, _EI9, _EV10, 'enum')),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _din.EVSEChargeParameter),
-    ('urn:din:70121:2012:MsgBody', 'EVSECurrentLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'EVSECurrentLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSECurrentRegulationTolerance', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEEnergyToBeDelivered', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'EVSEID', None, None, ('binary', None, None, 0, None, None, 32, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEIsolationStatus', None, None, ('enum', None, None, 2, None, None, None, _EI33, _EV34)),
+    ('urn:din:70121:2012:MsgBody', 'EVSEID', None, None, ('binary', None, None, 0, None, None, 32, None, None, 'hex')),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEIsolationStatus', None, None, ('enum', None, None, 2, None, None, None, _EI33, _EV34, 'enum')),
     ('urn:din:70121:2012:MsgBody', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
@@ -9312,124 +9179,124 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEMinCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEMinimumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEMinimumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSENotification', None, None, ('enum', None, None, 2, None, None, None, _EI0, _EV1)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSENotification', None, None, ('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum')),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEPeakCurrentRipple', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'EVSEPowerLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'EVSEPowerLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:din:70121:2012:MsgBody', 'EVSEPresentCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'EVSEPresentVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'EVSEProcessing', None, None, ('enum', None, None, 1, None, None, None, _EI5, _EV6)),
+    ('urn:din:70121:2012:MsgBody', 'EVSEProcessing', None, None, ('enum', None, None, 1, None, None, None, _EI5, _EV6, 'enum')),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _din.EVSEStatus),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatusCode', None, None, ('enum', None, None, 4, None, None, None, _EI35, _EV36)),
-    ('urn:din:70121:2012:MsgBody', 'EVSEVoltageLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatusCode', None, None, ('enum', None, None, 4, None, None, None, _EI35, _EV36, 'enum')),
+    ('urn:din:70121:2012:MsgBody', 'EVSEVoltageLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:din:70121:2012:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _din.EVStatus),
     ('urn:din:70121:2012:MsgBody', 'EVTargetCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'EVTargetVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EnergyTransferType', None, None, ('enum', None, None, 4, None, None, None, _EI67, _EV68)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EnergyTransferType', None, None, ('enum', None, None, 4, None, None, None, _EI67, _EV68, 'enum')),
     ('urn:din:70121:2012:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _din.Entry),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'FaultCode', None, None, ('enum', None, None, 2, None, None, None, _EI49, _EV50)),
-    ('urn:din:70121:2012:MsgDataTypes', 'FaultMsg', None, None, ('string', None, None, 0, None, None, 64, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'FreeService', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'FullSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'GenChallenge', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:din:70121:2012:MsgDataTypes', 'FaultCode', None, None, ('enum', None, None, 2, None, None, None, _EI49, _EV50, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'FaultMsg', None, None, ('string', None, None, 0, None, None, 64, None, None, 'string')),
+    ('urn:din:70121:2012:MsgDataTypes', 'FreeService', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:din:70121:2012:MsgDataTypes', 'FullSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:din:70121:2012:MsgBody', 'GenChallenge', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgDef', 'Header', _e_MessageHeaderType, _d_MessageHeaderType, _din.MessageHeader),
-    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('urn:din:70121:2012:MsgBody', 'ListOfRootCertificateIDs', _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType, _din.ListOfRootCertificateIDs),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('urn:din:70121:2012:MsgDataTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:din:70121:2012:MsgBody', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _din.MeterInfo),
     ('urn:din:70121:2012:MsgDataTypes', 'MeterReading', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _din.MeteringReceiptReq),
     ('urn:din:70121:2012:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _din.MeteringReceiptRes),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'Multiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:din:70121:2012:MsgDataTypes', 'Multiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgHeader', 'Notification', _e_NotificationType, _d_NotificationType, _din.Notification),
-    ('urn:din:70121:2012:MsgDataTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'NumEPriceLevels', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'OEMProvisioningCert', None, None, ('binary', None, None, 0, None, None, 1200, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'NumEPriceLevels', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgBody', 'OEMProvisioningCert', None, None, ('binary', None, None, 0, None, None, 1200, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
-    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'PMax', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:din:70121:2012:MsgDataTypes', 'PMax', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgDataTypes', 'PMaxSchedule', _e_PMaxScheduleType, _d_PMaxScheduleType, _din.PMaxSchedule),
     ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _din.PMaxScheduleEntry),
-    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgDataTypes', 'Parameter', _e_ParameterType, _d_ParameterType, _din.Parameter),
     ('urn:din:70121:2012:MsgDataTypes', 'ParameterSet', _e_ParameterSetType, _d_ParameterSetType, _din.ParameterSet),
-    ('urn:din:70121:2012:MsgDataTypes', 'ParameterSetID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ParameterSetID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _din.PaymentDetailsReq),
     ('urn:din:70121:2012:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _din.PaymentDetailsRes),
-    ('urn:din:70121:2012:MsgDataTypes', 'PaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI53, _EV54)),
+    ('urn:din:70121:2012:MsgDataTypes', 'PaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI53, _EV54, 'enum')),
     ('urn:din:70121:2012:MsgBody', 'PaymentOptions', _e_PaymentOptionsType, _d_PaymentOptionsType, _din.PaymentOptions),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _din.PowerDeliveryReq),
     ('urn:din:70121:2012:MsgBody', 'PowerDeliveryRes', _e_PowerDeliveryResType, _d_PowerDeliveryResType, _din.PowerDeliveryRes),
-    ('urn:din:70121:2012:MsgDataTypes', 'PowerSwitchClosed', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'PowerSwitchClosed', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:din:70121:2012:MsgBody', 'PreChargeReq', _e_PreChargeReqType, _d_PreChargeReqType, _din.PreChargeReq),
     ('urn:din:70121:2012:MsgBody', 'PreChargeRes', _e_PreChargeResType, _d_PreChargeResType, _din.PreChargeRes),
     ('urn:din:70121:2012:MsgDataTypes', 'ProfileEntry', _e_ProfileEntryType, _d_ProfileEntryType, _din.ProfileEntry),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'RCD', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:din:70121:2012:MsgDataTypes', 'RCD', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
-    ('urn:din:70121:2012:MsgBody', 'ReadyToChargeState', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'ReceiptRequired', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'ReadyToChargeState', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:din:70121:2012:MsgBody', 'ReceiptRequired', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
     ('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeInterval', _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType, _din.RelativeTimeInterval),
     ('urn:din:70121:2012:MsgBody', 'RemainingTimeToBulkSoC', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'RemainingTimeToFullSoC', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'ResponseCode', None, None, ('enum', None, None, 5, None, None, None, _EI3, _EV4)),
+    ('urn:din:70121:2012:MsgBody', 'ResponseCode', None, None, ('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
-    ('urn:din:70121:2012:MsgBody', 'RetryCounter', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'RootCertificateID', None, None, ('string', None, None, 0, None, None, 40, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'RetryCounter', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'RootCertificateID', None, None, ('string', None, None, 0, None, None, 40, None, None, 'string')),
     ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleList', _e_SAScheduleListType, _d_SAScheduleListType, _din.SAScheduleList),
     ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTuple', _e_SAScheduleTupleType, _d_SAScheduleTupleType, _din.SAScheduleTuple),
-    ('urn:din:70121:2012:MsgBody', 'SAScheduleTupleID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTupleID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'SAScheduleTupleID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTupleID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgDataTypes', 'SASchedules', _e_SASchedulesType, _d_SASchedulesType, _din.SASchedules),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:din:70121:2012:MsgDataTypes', 'SalesTariff', _e_SalesTariffType, _d_SalesTariffType, _din.SalesTariff),
-    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffDescription', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffDescription', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _din.SalesTariffEntry),
-    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'SelectedPaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI53, _EV54)),
+    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:din:70121:2012:MsgBody', 'SelectedPaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI53, _EV54, 'enum')),
     ('urn:din:70121:2012:MsgDataTypes', 'SelectedService', _e_SelectedServiceType, _d_SelectedServiceType, _din.SelectedService),
     ('urn:din:70121:2012:MsgBody', 'SelectedServiceList', _e_SelectedServiceListType, _d_SelectedServiceListType, _din.SelectedServiceList),
     ('urn:din:70121:2012:MsgDataTypes', 'Service', _e_ServiceType, _d_ServiceType, _din.Service),
-    ('urn:din:70121:2012:MsgBody', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI69, _EV70)),
-    ('urn:din:70121:2012:MsgDataTypes', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI69, _EV70)),
+    ('urn:din:70121:2012:MsgBody', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI69, _EV70, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI69, _EV70, 'enum')),
     ('urn:din:70121:2012:MsgDataTypes', 'ServiceCharge', _e_ServiceChargeType, _d_ServiceChargeType, _din.ServiceCharge),
     ('urn:din:70121:2012:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _din.ServiceDetailReq),
     ('urn:din:70121:2012:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _din.ServiceDetailRes),
     ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _din.ServiceDiscoveryReq),
     ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryRes', _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType, _din.ServiceDiscoveryRes),
-    ('urn:din:70121:2012:MsgBody', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgBody', 'ServiceList', _e_ServiceTagListType, _d_ServiceTagListType, _din.ServiceTagList),
-    ('urn:din:70121:2012:MsgDataTypes', 'ServiceName', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceName', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:din:70121:2012:MsgBody', 'ServiceParameterList', _e_ServiceParameterListType, _d_ServiceParameterListType, _din.ServiceParameterList),
     ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionReq', _e_ServicePaymentSelectionReqType, _d_ServicePaymentSelectionReqType, _din.ServicePaymentSelectionReq),
     ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionRes', _e_ServicePaymentSelectionResType, _d_ServicePaymentSelectionResType, _din.ServicePaymentSelectionRes),
-    ('urn:din:70121:2012:MsgBody', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 32, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:din:70121:2012:MsgDataTypes', 'ServiceTag', _e_ServiceTagType, _d_ServiceTagType, _din.ServiceTag),
-    ('urn:din:70121:2012:MsgBody', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None)),
-    ('urn:din:70121:2012:MsgHeader', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None)),
+    ('urn:din:70121:2012:MsgBody', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None, 'hex')),
+    ('urn:din:70121:2012:MsgHeader', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None, 'hex')),
     ('urn:din:70121:2012:MsgBody', 'SessionSetupReq', _e_SessionSetupReqType, _d_SessionSetupReqType, _din.SessionSetupReq),
     ('urn:din:70121:2012:MsgBody', 'SessionSetupRes', _e_SessionSetupResType, _d_SessionSetupResType, _din.SessionSetupRes),
     ('urn:din:70121:2012:MsgBody', 'SessionStopReq', _e_SessionStopType, _d_SessionStopType, _din.SessionStop),
     ('urn:din:70121:2012:MsgBody', 'SessionStopRes', _e_SessionStopResType, _d_SessionStopResType, _din.SessionStopRes),
-    ('urn:din:70121:2012:MsgDataTypes', 'SigMeterReading', None, None, ('binary', None, None, 0, None, None, 32, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'SigMeterReading', None, None, ('binary', None, None, 0, None, None, 32, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Signature', _e_SignatureType, _d_SignatureType, _xmldsig.Signature),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', _e_SignatureMethodType, _d_SignatureMethodType, _xmldsig.SignatureMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperties', _e_SignaturePropertiesType, _d_SignaturePropertiesType, _xmldsig.SignatureProperties),
@@ -9437,36 +9304,862 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', _e_SignatureValueType, _d_SignatureValueType, _xmldsig.SignatureValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
     ('urn:din:70121:2012:MsgDataTypes', 'SubCertificates', _e_SubCertificatesType, _d_SubCertificatesType, _din.SubCertificates),
-    ('urn:din:70121:2012:MsgDataTypes', 'TMeter', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'TMeter', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _din.Interval),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
-    ('urn:din:70121:2012:MsgDataTypes', 'Unit', None, None, ('enum', None, None, 4, None, None, None, _EI55, _EV56)),
+    ('urn:din:70121:2012:MsgDataTypes', 'Unit', None, None, ('enum', None, None, 4, None, None, None, _EI55, _EV56, 'enum')),
     ('urn:din:70121:2012:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _din.V2G_Message),
-    ('urn:din:70121:2012:MsgDataTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _din.WeldingDetectionReq),
     ('urn:din:70121:2012:MsgBody', 'WeldingDetectionRes', _e_WeldingDetectionResType, _d_WeldingDetectionResType, _din.WeldingDetectionRes),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'amount', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'amountMultiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'boolValue', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'byteValue', None, None, ('nbit', -128, 127, 8, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'costKind', None, None, ('enum', None, None, 2, None, None, None, _EI15, _EV16)),
-    ('urn:din:70121:2012:MsgDataTypes', 'duration', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'intValue', None, None, ('int', -2147483648, 2147483647, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:din:70121:2012:MsgDataTypes', 'amount', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'amountMultiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'boolValue', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:din:70121:2012:MsgDataTypes', 'byteValue', None, None, ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'costKind', None, None, ('enum', None, None, 2, None, None, None, _EI15, _EV16, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'duration', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'intValue', None, None, ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
     ('urn:din:70121:2012:MsgDataTypes', 'physicalValue', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'shortValue', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'start', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'startValue', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'stringValue', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'shortValue', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'start', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'startValue', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'stringValue', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
 )
+
+TYPES = (
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameterType', 1, _din.AC_EVChargeParameter, 31, (('departure_time', False), ('e_amount', False), ('ev_max_voltage', False), ('ev_max_current', False), ('ev_min_current', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EAmount', 56), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMaxVoltage', 56), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMaxCurrent', 56), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMinCurrent', 56), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType),
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEChargeParameterType', 1, _din.AC_EVSEChargeParameter, 33, (('ac_evse_status', False), ('evse_max_voltage', False), ('evse_max_current', False), ('evse_min_current', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatus', 2), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxVoltage', 56), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxCurrent', 56), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMinCurrent', 56), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType),
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatusType', 1, _din.AC_EVSEStatus, 34, (('power_switch_closed', False), ('rcd', False), ('notification_max_delay', False), ('evse_notification', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'PowerSwitchClosed', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'RCD', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'NotificationMaxDelay', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSENotification', (('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'EVSENotificationType'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AC_EVSEStatusType, _d_AC_EVSEStatusType),
+    ('urn:din:70121:2012:MsgDef', 'BodyBaseType', 3, _din.BodyBase, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:din:70121:2012:MsgDef', 'BodyType', 1, _din.Body, -1, (('body_element', False), ('cable_check_req', False), ('cable_check_res', False), ('certificate_installation_req', False), ('certificate_installation_res', False), ('certificate_update_req', False), ('certificate_update_res', False), ('charge_parameter_discovery_req', False), ('charge_parameter_discovery_res', False), ('charging_status_req', False), ('charging_status_res', False), ('contract_authentication_req', False), ('contract_authentication_res', False), ('current_demand_req', False), ('current_demand_res', False), ('metering_receipt_req', False), ('metering_receipt_res', False), ('payment_details_req', False), ('payment_details_res', False), ('power_delivery_req', False), ('power_delivery_res', False), ('pre_charge_req', False), ('pre_charge_res', False), ('service_detail_req', False), ('service_detail_res', False), ('service_discovery_req', False), ('service_discovery_res', False), ('service_payment_selection_req', False), ('service_payment_selection_res', False), ('session_setup_req', False), ('session_setup_res', False), ('session_stop_req', False), ('session_stop_res', False), ('welding_detection_req', False), ('welding_detection_res', False)), -1,
+     (('SE', 0, 1, (('urn:din:70121:2012:MsgDef', 'BodyElement', 3), ('urn:din:70121:2012:MsgBody', 'CableCheckReq', 5), ('urn:din:70121:2012:MsgBody', 'CableCheckRes', 6), ('urn:din:70121:2012:MsgBody', 'CertificateInstallationReq', 9), ('urn:din:70121:2012:MsgBody', 'CertificateInstallationRes', 10), ('urn:din:70121:2012:MsgBody', 'CertificateUpdateReq', 11), ('urn:din:70121:2012:MsgBody', 'CertificateUpdateRes', 12), ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryReq', 13), ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryRes', 14), ('urn:din:70121:2012:MsgBody', 'ChargingStatusReq', 16), ('urn:din:70121:2012:MsgBody', 'ChargingStatusRes', 17), ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationReq', 19), ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationRes', 20), ('urn:din:70121:2012:MsgBody', 'CurrentDemandReq', 22), ('urn:din:70121:2012:MsgBody', 'CurrentDemandRes', 23), ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReq', 44), ('urn:din:70121:2012:MsgBody', 'MeteringReceiptRes', 45), ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReq', 53), ('urn:din:70121:2012:MsgBody', 'PaymentDetailsRes', 54), ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReq', 57), ('urn:din:70121:2012:MsgBody', 'PowerDeliveryRes', 58), ('urn:din:70121:2012:MsgBody', 'PreChargeReq', 59), ('urn:din:70121:2012:MsgBody', 'PreChargeRes', 60), ('urn:din:70121:2012:MsgBody', 'ServiceDetailReq', 75), ('urn:din:70121:2012:MsgBody', 'ServiceDetailRes', 76), ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryReq', 77), ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryRes', 78), ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionReq', 80), ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionRes', 81), ('urn:din:70121:2012:MsgBody', 'SessionSetupReq', 85), ('urn:din:70121:2012:MsgBody', 'SessionSetupRes', 86), ('urn:din:70121:2012:MsgBody', 'SessionStopReq', 88), ('urn:din:70121:2012:MsgBody', 'SessionStopRes', 87), ('urn:din:70121:2012:MsgBody', 'WeldingDetectionReq', 99), ('urn:din:70121:2012:MsgBody', 'WeldingDetectionRes', 100), ), (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34), (1, -1, -1, -1), (), ''), ),
+     ((6, (('SE', 0, 0), ('SE', 0, 1), ('SE', 0, 2), ('SE', 0, 3), ('SE', 0, 4), ('SE', 0, 5), ('SE', 0, 6), ('SE', 0, 7), ('SE', 0, 8), ('SE', 0, 9), ('SE', 0, 10), ('SE', 0, 11), ('SE', 0, 12), ('SE', 0, 13), ('SE', 0, 14), ('SE', 0, 15), ('SE', 0, 16), ('SE', 0, 17), ('SE', 0, 18), ('SE', 0, 19), ('SE', 0, 20), ('SE', 0, 21), ('SE', 0, 22), ('SE', 0, 23), ('SE', 0, 24), ('SE', 0, 25), ('SE', 0, 26), ('SE', 0, 27), ('SE', 0, 28), ('SE', 0, 29), ('SE', 0, 30), ('SE', 0, 31), ('SE', 0, 32), ('SE', 0, 33), ('SE', 0, 34), ('EE', -1, 0)), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1), ('SE', 0, 2), ('SE', 0, 3), ('SE', 0, 4), ('SE', 0, 5), ('SE', 0, 6), ('SE', 0, 7), ('SE', 0, 8), ('SE', 0, 9), ('SE', 0, 10), ('SE', 0, 11), ('SE', 0, 12), ('SE', 0, 13), ('SE', 0, 14), ('SE', 0, 15), ('SE', 0, 16), ('SE', 0, 17), ('SE', 0, 18), ('SE', 0, 19), ('SE', 0, 20), ('SE', 0, 21), ('SE', 0, 22), ('SE', 0, 23), ('SE', 0, 24), ('SE', 0, 25), ('SE', 0, 26), ('SE', 0, 27), ('SE', 0, 28), ('SE', 0, 29), ('SE', 0, 30), ('SE', 0, 31), ('SE', 0, 32), ('SE', 0, 33), ('SE', 0, 34), ('EE', -1, 0)), _e_BodyType, _d_BodyType),
+    ('urn:din:70121:2012:MsgBody', 'CableCheckReqType', 1, _din.CableCheckReq, 3, (('dc_ev_status', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CableCheckReqType, _d_CableCheckReqType),
+    ('urn:din:70121:2012:MsgBody', 'CableCheckResType', 1, _din.CableCheckRes, 3, (('response_code', False), ('dc_evse_status', False), ('evse_processing', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVSEStatus', 27), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEProcessing', (('enum', None, None, 1, None, None, None, _EI5, _EV6, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'EVSEProcessingType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CableCheckResType, _d_CableCheckResType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType', 13, _xmldsig.CanonicalizationMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##any',), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:din:70121:2012:MsgDataTypes', 'CertificateChainType', 1, _din.CertificateChain, -1, (('certificate', False), ('sub_certificates', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'Certificate', (('binary', None, None, 0, None, None, 1200, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'certificateType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'SubCertificates', 95), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CertificateChainType, _d_CertificateChainType),
+    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationReqType', 1, _din.CertificateInstallationReq, 3, (('id', False), ('oem_provisioning_cert', False), ('list_of_root_certificate_i_ds', False), ('dh_params', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'OEMProvisioningCert', (('binary', None, None, 0, None, None, 1200, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'certificateType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ListOfRootCertificateIDs', 40), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DHParams', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_CertificateInstallationReqType, _d_CertificateInstallationReqType),
+    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationResType', 1, _din.CertificateInstallationRes, 3, (('id', False), ('response_code', False), ('contract_signature_cert_chain', False), ('contract_signature_encrypted_private_key', False), ('dh_params', False), ('contract_id', False)), -1,
+     (('AT', 1, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureCertChain', 8), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureEncryptedPrivateKey', (('binary', None, None, 0, None, None, 128, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'privateKeyType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DHParams', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractID', (('string', None, None, 0, None, None, 24, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'contractIDType'))), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_CertificateInstallationResType, _d_CertificateInstallationResType),
+    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateReqType', 1, _din.CertificateUpdateReq, 3, (('id', False), ('contract_signature_cert_chain', False), ('contract_id', False), ('list_of_root_certificate_i_ds', False), ('dh_params', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureCertChain', 8), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractID', (('string', None, None, 0, None, None, 24, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'contractIDType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ListOfRootCertificateIDs', 40), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DHParams', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType'))), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_CertificateUpdateReqType, _d_CertificateUpdateReqType),
+    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateResType', 1, _din.CertificateUpdateRes, 3, (('id', False), ('response_code', False), ('contract_signature_cert_chain', False), ('contract_signature_encrypted_private_key', False), ('dh_params', False), ('contract_id', False), ('retry_counter', False)), -1,
+     (('AT', 1, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureCertChain', 8), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureEncryptedPrivateKey', (('binary', None, None, 0, None, None, 128, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'privateKeyType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DHParams', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractID', (('string', None, None, 0, None, None, 24, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'contractIDType'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'RetryCounter', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_CertificateUpdateResType, _d_CertificateUpdateResType),
+    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryReqType', 1, _din.ChargeParameterDiscoveryReq, 3, (('ev_requested_energy_transfer_type', False), ('ac_ev_charge_parameter', False), ('dc_ev_charge_parameter', False), ('ev_charge_parameter', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVRequestedEnergyTransferType', (('enum', None, None, 3, None, None, None, _EI9, _EV10, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'EVRequestedEnergyTransferType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameter', 0), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVChargeParameter', 24), ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameter', 31), ), (1, 2, 3), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 1, 1), ('SE', 1, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType),
+    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryResType', 1, _din.ChargeParameterDiscoveryRes, 3, (('response_code', False), ('evse_processing', False), ('sa_schedule_list', False), ('sa_schedules', False), ('ac_evse_charge_parameter', False), ('dc_evse_charge_parameter', False), ('evse_charge_parameter', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEProcessing', (('enum', None, None, 1, None, None, None, _EI5, _EV6, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'EVSEProcessingType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'SAScheduleList', 66), ('urn:din:70121:2012:MsgDataTypes', 'SASchedules', 68), ), (2, 3), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEChargeParameter', 1), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEChargeParameter', 26), ('urn:din:70121:2012:MsgDataTypes', 'EVSEChargeParameter', 33), ), (4, 5, 6), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 2, 1)), 2), (2, (('SE', 3, 0), ('SE', 3, 1), ('SE', 3, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType),
+    ('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileType', 1, _din.ChargingProfile, -1, (('sa_schedule_tuple_id', False), ('profile_entry', True)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTupleID', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'ProfileEntry', 61), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_ChargingProfileType, _d_ChargingProfileType),
+    ('urn:din:70121:2012:MsgBody', 'ChargingStatusReqType', 1, _din.ChargingStatusReq, 3, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), _e_ChargingStatusReqType, _d_ChargingStatusReqType),
+    ('urn:din:70121:2012:MsgBody', 'ChargingStatusResType', 1, _din.ChargingStatusRes, 3, (('response_code', False), ('evse_id', False), ('sa_schedule_tuple_id', False), ('evse_max_current', False), ('meter_info', False), ('receipt_required', False), ('ac_evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEID', (('binary', None, None, 0, None, None, 32, None, None, 'hex'), ('urn:din:70121:2012:MsgDataTypes', 'evseIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'SAScheduleTupleID', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVSEMaxCurrent', 56), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'MeterInfo', 43), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ReceiptRequired', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'AC_EVSEStatus', 2), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0)), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ChargingStatusResType, _d_ChargingStatusResType),
+    ('urn:din:70121:2012:MsgDataTypes', 'ConsumptionCostType', 1, _din.ConsumptionCost, -1, (('start_value', False), ('cost', True)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'startValue', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, -1, (('urn:din:70121:2012:MsgDataTypes', 'Cost', 21), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_ConsumptionCostType, _d_ConsumptionCostType),
+    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationReqType', 1, _din.ContractAuthenticationReq, 3, (('id', False), ('gen_challenge', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'GenChallenge', (('string', None, None, 0, None, None, None, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'genChallengeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0), ('EE', -1, 0)), _e_ContractAuthenticationReqType, _d_ContractAuthenticationReqType),
+    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationResType', 1, _din.ContractAuthenticationRes, 3, (('response_code', False), ('evse_processing', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEProcessing', (('enum', None, None, 1, None, None, None, _EI5, _EV6, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'EVSEProcessingType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ContractAuthenticationResType, _d_ContractAuthenticationResType),
+    ('urn:din:70121:2012:MsgDataTypes', 'CostType', 1, _din.Cost, -1, (('cost_kind', False), ('amount', False), ('amount_multiplier', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'costKind', (('enum', None, None, 2, None, None, None, _EI15, _EV16, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'costKindType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'amount', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'amountMultiplier', (('nbit', -3, 3, 3, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'unitMultiplierType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CostType, _d_CostType),
+    ('urn:din:70121:2012:MsgBody', 'CurrentDemandReqType', 1, _din.CurrentDemandReq, 3, (('dc_ev_status', False), ('ev_target_current', False), ('ev_maximum_voltage_limit', False), ('ev_maximum_current_limit', False), ('ev_maximum_power_limit', False), ('bulk_charging_complete', False), ('charging_complete', False), ('remaining_time_to_full_so_c', False), ('remaining_time_to_bulk_so_c', False), ('ev_target_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVTargetCurrent', 56), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVMaximumVoltageLimit', 56), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVMaximumCurrentLimit', 56), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVMaximumPowerLimit', 56), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'BulkChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'RemainingTimeToFullSoC', 56), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'RemainingTimeToBulkSoC', 56), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVTargetVoltage', 56), ), (9,), (10, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 5, 0), ('SE', 6, 0)), 2), (1, (('SE', 6, 0),), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0)), 2), (1, (('SE', 9, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CurrentDemandReqType, _d_CurrentDemandReqType),
+    ('urn:din:70121:2012:MsgBody', 'CurrentDemandResType', 1, _din.CurrentDemandRes, 3, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False), ('evse_present_current', False), ('evse_current_limit_achieved', False), ('evse_voltage_limit_achieved', False), ('evse_power_limit_achieved', False), ('evse_maximum_voltage_limit', False), ('evse_maximum_current_limit', False), ('evse_maximum_power_limit', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVSEStatus', 27), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEPresentVoltage', 56), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEPresentCurrent', 56), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSECurrentLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEVoltageLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEPowerLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVSEMaximumVoltageLimit', 56), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVSEMaximumCurrentLimit', 56), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVSEMaximumPowerLimit', 56), ), (9,), (10, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 9, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CurrentDemandResType, _d_CurrentDemandResType),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVChargeParameterType', 1, _din.DC_EVChargeParameter, 31, (('dc_ev_status', False), ('ev_maximum_current_limit', False), ('ev_maximum_power_limit', False), ('ev_maximum_voltage_limit', False), ('ev_energy_capacity', False), ('ev_energy_request', False), ('full_soc', False), ('bulk_soc', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMaximumCurrentLimit', 56), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMaximumPowerLimit', 56), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMaximumVoltageLimit', 56), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVEnergyCapacity', 56), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVEnergyRequest', 56), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'FullSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'BulkSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType'))), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_EVChargeParameterType, _d_DC_EVChargeParameterType),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVPowerDeliveryParameterType', 1, _din.DC_EVPowerDeliveryParameter, 32, (('dc_ev_status', False), ('bulk_charging_complete', False), ('charging_complete', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'BulkChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEChargeParameterType', 1, _din.DC_EVSEChargeParameter, 33, (('dc_evse_status', False), ('evse_maximum_current_limit', False), ('evse_maximum_power_limit', False), ('evse_maximum_voltage_limit', False), ('evse_minimum_current_limit', False), ('evse_minimum_voltage_limit', False), ('evse_current_regulation_tolerance', False), ('evse_peak_current_ripple', False), ('evse_energy_to_be_delivered', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatus', 27), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumCurrentLimit', 56), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumPowerLimit', 56), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumVoltageLimit', 56), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMinimumCurrentLimit', 56), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMinimumVoltageLimit', 56), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSECurrentRegulationTolerance', 56), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEPeakCurrentRipple', 56), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEEnergyToBeDelivered', 56), ), (8,), (9, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('SE', 7, 0)), 2), (1, (('SE', 7, 0),), 2), (2, (('SE', 8, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatusType', 1, _din.DC_EVSEStatus, 34, (('evse_isolation_status', False), ('evse_status_code', False), ('notification_max_delay', False), ('evse_notification', False)), -1,
+     (('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEIsolationStatus', (('enum', None, None, 2, None, None, None, _EI33, _EV34, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'isolationLevelType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEStatusCode', (('enum', None, None, 4, None, None, None, _EI35, _EV36, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatusCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'NotificationMaxDelay', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSENotification', (('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'EVSENotificationType'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), _e_DC_EVSEStatusType, _d_DC_EVSEStatusType),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatusType', 1, _din.DC_EVStatus, 35, (('ev_ready', False), ('ev_cabin_conditioning', False), ('evress_conditioning', False), ('ev_error_code', False), ('evresssoc', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVReady', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVCabinConditioning', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVRESSConditioning', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVErrorCode', (('enum', None, None, 4, None, None, None, _EI39, _EV40, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVErrorCodeType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVRESSSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType'))), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_EVStatusType, _d_DC_EVStatusType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType', 1, _xmldsig.DSAKeyValue, -1, (('p', False), ('q', False), ('g', False), ('y', False), ('j', False), ('seed', False), ('pgen_counter', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'P', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Q', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'G', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Y', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'J', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Seed', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), _e_DSAKeyValueType, _d_DSAKeyValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType', 13, _xmldsig.DigestMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameterType', 3, _din.EVChargeParameter, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVPowerDeliveryParameterType', 3, _din.EVPowerDeliveryParameter, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEChargeParameterType', 3, _din.EVSEChargeParameter, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatusType', 3, _din.EVSEStatus, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVStatusType', 3, _din.EVStatus, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:din:70121:2012:MsgDataTypes', 'EntryType', 3, _din.Entry, -1, (('relative_time_interval', False), ('time_interval', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeInterval', 64), ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', 37), ), (0, 1), (1, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1)), None, None),
+    ('urn:din:70121:2012:MsgDataTypes', 'IntervalType', 3, _din.Interval, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType', 13, _xmldsig.KeyInfo, -1, (('id', False), ('content', False)), 1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 39), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 65), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 101), ), (-1,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 48), ), (-1,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 69), ), (-1,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (8, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (9, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 1), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType', 13, _xmldsig.KeyValue, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 29), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 62), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), 0), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('urn:din:70121:2012:MsgDataTypes', 'ListOfRootCertificateIDsType', 1, _din.ListOfRootCertificateIDs, -1, (('root_certificate_id', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'RootCertificateID', (('string', None, None, 0, None, None, 40, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'rootCertificateIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType', 1, _xmldsig.Manifest, -1, (('id', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 63), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_ManifestType, _d_ManifestType),
+    ('urn:din:70121:2012:MsgHeader', 'MessageHeaderType', 1, _din.MessageHeader, -1, (('session_id', False), ('notification', False), ('signature', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgHeader', 'SessionID', (('binary', None, None, 0, None, None, 8, None, None, 'hex'), ('urn:din:70121:2012:MsgDataTypes', 'sessionIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgHeader', 'Notification', 46), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Signature', 92), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MessageHeaderType, _d_MessageHeaderType),
+    ('urn:din:70121:2012:MsgDataTypes', 'MeterInfoType', 1, _din.MeterInfo, -1, (('meter_id', False), ('meter_reading', False), ('sig_meter_reading', False), ('meter_status', False), ('t_meter', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'MeterID', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'meterIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'MeterReading', 56), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'SigMeterReading', (('binary', None, None, 0, None, None, 32, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'sigMeterReadingType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'MeterStatus', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'meterStatusType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'TMeter', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MeterInfoType, _d_MeterInfoType),
+    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReqType', 1, _din.MeteringReceiptReq, 3, (('id', False), ('session_id', False), ('sa_schedule_tuple_id', False), ('meter_info', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'SessionID', (('binary', None, None, 0, None, None, 8, None, None, 'hex'), ('urn:din:70121:2012:MsgDataTypes', 'sessionIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'SAScheduleTupleID', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'MeterInfo', 43), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_MeteringReceiptReqType, _d_MeteringReceiptReqType),
+    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptResType', 1, _din.MeteringReceiptRes, 3, (('response_code', False), ('ac_evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'AC_EVSEStatus', 2), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MeteringReceiptResType, _d_MeteringReceiptResType),
+    ('urn:din:70121:2012:MsgDataTypes', 'NotificationType', 1, _din.Notification, -1, (('fault_code', False), ('fault_msg', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'FaultCode', (('enum', None, None, 2, None, None, None, _EI49, _EV50, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'faultCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'FaultMsg', (('string', None, None, 0, None, None, 64, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'faultMsgType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_NotificationType, _d_NotificationType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType', 13, _xmldsig.Object, -1, (('encoding', False), ('id', False), ('mime_type', False), ('content', False)), 3,
+     (('AT', 0, 1, (('', 'Encoding', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'MimeType', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (4, -1, -1, -1), ('##any',), 'lax'), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType', 9, _xmldsig.PGPData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (5, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('SE', 0, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 3, 0)), None, None),
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntryType', 1, _din.PMaxScheduleEntry, 36, (('relative_time_interval', False), ('time_interval', False), ('p_max', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeInterval', 64), ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', 37), ), (0, 1), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'PMax', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'PMaxType'))), ), (2,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1)), _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType),
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleType', 1, _din.PMaxSchedule, -1, (('p_max_schedule_id', False), ('p_max_schedule_entry', True)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleID', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntry', 49), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_PMaxScheduleType, _d_PMaxScheduleType),
+    ('urn:din:70121:2012:MsgDataTypes', 'ParameterSetType', 1, _din.ParameterSet, -1, (('parameter_set_id', False), ('parameter', True)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ParameterSetID', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'Parameter', 52), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_ParameterSetType, _d_ParameterSetType),
+    ('urn:din:70121:2012:MsgDataTypes', 'ParameterType', 1, _din.Parameter, -1, (('name', False), ('value_type', False), ('bool_value', False), ('byte_value', False), ('short_value', False), ('int_value', False), ('physical_value', False), ('string_value', False)), -1,
+     (('AT', 1, 1, (('', 'Name', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 1, 1, (('', 'ValueType', (('enum', None, None, 3, None, None, None, _EI51, _EV52, 'enum'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'boolValue', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'byteValue', (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'shortValue', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'intValue', (('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'int'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'physicalValue', 56), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'stringValue', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('AT', 1, 0),), 1), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0)), 1), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0)), _e_ParameterType, _d_ParameterType),
+    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReqType', 1, _din.PaymentDetailsReq, 3, (('contract_id', False), ('contract_signature_cert_chain', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractID', (('string', None, None, 0, None, None, 24, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'contractIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureCertChain', 8), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PaymentDetailsReqType, _d_PaymentDetailsReqType),
+    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsResType', 1, _din.PaymentDetailsRes, 3, (('response_code', False), ('gen_challenge', False), ('date_time_now', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'GenChallenge', (('string', None, None, 0, None, None, None, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'genChallengeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DateTimeNow', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PaymentDetailsResType, _d_PaymentDetailsResType),
+    ('urn:din:70121:2012:MsgDataTypes', 'PaymentOptionsType', 1, _din.PaymentOptions, -1, (('payment_option', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'PaymentOption', (('enum', None, None, 1, None, None, None, _EI53, _EV54, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'paymentOptionType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_PaymentOptionsType, _d_PaymentOptionsType),
+    ('urn:din:70121:2012:MsgDataTypes', 'PhysicalValueType', 1, _din.PhysicalValue, -1, (('multiplier', False), ('unit', False), ('value', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'Multiplier', (('nbit', -3, 3, 3, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'unitMultiplierType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'Unit', (('enum', None, None, 4, None, None, None, _EI55, _EV56, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'unitSymbolType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'Value', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PhysicalValueType, _d_PhysicalValueType),
+    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReqType', 1, _din.PowerDeliveryReq, 3, (('ready_to_charge_state', False), ('charging_profile', False), ('dc_ev_power_delivery_parameter', False), ('ev_power_delivery_parameter', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ReadyToChargeState', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'ChargingProfile', 15), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'DC_EVPowerDeliveryParameter', 25), ('urn:din:70121:2012:MsgDataTypes', 'EVPowerDeliveryParameter', 32), ), (2, 3), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 2, 1), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('SE', 2, 1), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PowerDeliveryReqType, _d_PowerDeliveryReqType),
+    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryResType', 1, _din.PowerDeliveryRes, 3, (('response_code', False), ('ac_evse_status', False), ('dc_evse_status', False), ('evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatus', 2), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatus', 27), ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatus', 34), ), (1, 2, 3), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 1, 1), ('SE', 1, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PowerDeliveryResType, _d_PowerDeliveryResType),
+    ('urn:din:70121:2012:MsgBody', 'PreChargeReqType', 1, _din.PreChargeReq, 3, (('dc_ev_status', False), ('ev_target_voltage', False), ('ev_target_current', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVTargetVoltage', 56), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVTargetCurrent', 56), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PreChargeReqType, _d_PreChargeReqType),
+    ('urn:din:70121:2012:MsgBody', 'PreChargeResType', 1, _din.PreChargeRes, 3, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVSEStatus', 27), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEPresentVoltage', 56), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PreChargeResType, _d_PreChargeResType),
+    ('urn:din:70121:2012:MsgDataTypes', 'ProfileEntryType', 1, _din.ProfileEntry, -1, (('charging_profile_entry_start', False), ('charging_profile_entry_max_power', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileEntryStart', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileEntryMaxPower', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'PMaxType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ProfileEntryType, _d_ProfileEntryType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType', 1, _xmldsig.RSAKeyValue, -1, (('modulus', False), ('exponent', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Modulus', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Exponent', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RSAKeyValueType, _d_RSAKeyValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType', 1, _xmldsig.Reference, -1, (('id', False), ('type', False), ('uri', False), ('transforms', False), ('digest_method', False), ('digest_value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 97), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 30), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType'))), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('SE', 3, 0), ('SE', 4, 0)), 1), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 3, 0), ('SE', 4, 0)), _e_ReferenceType, _d_ReferenceType),
+    ('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeIntervalType', 1, _din.RelativeTimeInterval, 37, (('start', False), ('duration', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'start', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'duration', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType', 1, _xmldsig.RetrievalMethod, -1, (('type', False), ('uri', False), ('transforms', False)), -1,
+     (('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 97), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('EE', -1, 0)), _e_RetrievalMethodType, _d_RetrievalMethodType),
+    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleListType', 1, _din.SAScheduleList, 68, (('sa_schedule_tuple', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTuple', 67), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_SAScheduleListType, _d_SAScheduleListType),
+    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTupleType', 1, _din.SAScheduleTuple, -1, (('sa_schedule_tuple_id', False), ('p_max_schedule', False), ('sales_tariff', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTupleID', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'PMaxSchedule', 50), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'SalesTariff', 71), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SAScheduleTupleType, _d_SAScheduleTupleType),
+    ('urn:din:70121:2012:MsgDataTypes', 'SASchedulesType', 3, _din.SASchedules, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType', 9, _xmldsig.SPKIData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE*', 0, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntryType', 1, _din.SalesTariffEntry, 36, (('relative_time_interval', False), ('time_interval', False), ('e_price_level', False), ('consumption_cost', True)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeInterval', 64), ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', 37), ), (0, 1), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EPriceLevel', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (2,), (2, -1, -1, -1), (), ''), ('SE', 0, -1, (('urn:din:70121:2012:MsgDataTypes', 'ConsumptionCost', 18), ), (3,), (3, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1)), _e_SalesTariffEntryType, _d_SalesTariffEntryType),
+    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffType', 1, _din.SalesTariff, -1, (('id', False), ('sales_tariff_id', False), ('sales_tariff_description', False), ('num_e_price_levels', False), ('sales_tariff_entry', True)), -1,
+     (('AT', 1, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'SalesTariffID', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'SalesTariffDescription', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'tariffDescriptionType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'NumEPriceLevels', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntry', 70), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SalesTariffType, _d_SalesTariffType),
+    ('urn:din:70121:2012:MsgDataTypes', 'SelectedServiceListType', 1, _din.SelectedServiceList, -1, (('selected_service', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'SelectedService', 73), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_SelectedServiceListType, _d_SelectedServiceListType),
+    ('urn:din:70121:2012:MsgDataTypes', 'SelectedServiceType', 1, _din.SelectedService, -1, (('service_id', False), ('parameter_set_id', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'ParameterSetID', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SelectedServiceType, _d_SelectedServiceType),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceChargeType', 1, _din.ServiceCharge, 84, (('service_tag', False), ('free_service', False), ('energy_transfer_type', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceTag', 83), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'FreeService', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EnergyTransferType', (('enum', None, None, 4, None, None, None, _EI67, _EV68, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'EVSESupportedEnergyTransferType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceChargeType, _d_ServiceChargeType),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDetailReqType', 1, _din.ServiceDetailReq, 3, (('service_id', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceDetailReqType, _d_ServiceDetailReqType),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDetailResType', 1, _din.ServiceDetailRes, 3, (('response_code', False), ('service_id', False), ('service_parameter_list', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'ServiceParameterList', 79), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceDetailResType, _d_ServiceDetailResType),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryReqType', 1, _din.ServiceDiscoveryReq, 3, (('service_scope', False), ('service_category', False)), -1,
+     (('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'ServiceScope', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'serviceScopeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'ServiceCategory', (('enum', None, None, 2, None, None, None, _EI69, _EV70, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'serviceCategoryType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('EE', -1, 0)), _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryResType', 1, _din.ServiceDiscoveryRes, 3, (('response_code', False), ('payment_options', False), ('charge_service', False), ('service_list', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'PaymentOptions', 55), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ChargeService', 74), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'ServiceList', 82), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceParameterListType', 1, _din.ServiceParameterList, -1, (('parameter_set', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'ParameterSet', 51), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_ServiceParameterListType, _d_ServiceParameterListType),
+    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionReqType', 1, _din.ServicePaymentSelectionReq, 3, (('selected_payment_option', False), ('selected_service_list', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'SelectedPaymentOption', (('enum', None, None, 1, None, None, None, _EI53, _EV54, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'paymentOptionType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'SelectedServiceList', 72), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServicePaymentSelectionReqType, _d_ServicePaymentSelectionReqType),
+    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionResType', 1, _din.ServicePaymentSelectionRes, 3, (('response_code', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServicePaymentSelectionResType, _d_ServicePaymentSelectionResType),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceTagListType', 1, _din.ServiceTagList, -1, (('service', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'Service', 84), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_ServiceTagListType, _d_ServiceTagListType),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceTagType', 1, _din.ServiceTag, -1, (('service_id', False), ('service_name', False), ('service_category', False), ('service_scope', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceName', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'serviceNameType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceCategory', (('enum', None, None, 2, None, None, None, _EI69, _EV70, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'serviceCategoryType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceScope', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'serviceScopeType'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceTagType, _d_ServiceTagType),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceType', 1, _din.Service, -1, (('service_tag', False), ('free_service', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceTag', 83), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'FreeService', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceType, _d_ServiceType),
+    ('urn:din:70121:2012:MsgBody', 'SessionSetupReqType', 1, _din.SessionSetupReq, 3, (('evcc_id', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVCCID', (('binary', None, None, 0, None, None, 8, None, None, 'hex'), ('urn:din:70121:2012:MsgDataTypes', 'evccIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SessionSetupReqType, _d_SessionSetupReqType),
+    ('urn:din:70121:2012:MsgBody', 'SessionSetupResType', 1, _din.SessionSetupRes, 3, (('response_code', False), ('evse_id', False), ('date_time_now', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEID', (('binary', None, None, 0, None, None, 32, None, None, 'hex'), ('urn:din:70121:2012:MsgDataTypes', 'evseIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'DateTimeNow', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SessionSetupResType, _d_SessionSetupResType),
+    ('urn:din:70121:2012:MsgBody', 'SessionStopResType', 1, _din.SessionStopRes, 3, (('response_code', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SessionStopResType, _d_SessionStopResType),
+    ('urn:din:70121:2012:MsgBody', 'SessionStopType', 1, _din.SessionStop, 3, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), _e_SessionStopType, _d_SessionStopType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType', 13, _xmldsig.SignatureMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType', 1, _xmldsig.SignatureProperties, -1, (('id', False), ('signature_property', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 91), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType', 13, _xmldsig.SignatureProperty, -1, (('id', False), ('target', False), ('content', False)), 2,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 1, 1, (('', 'Target', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('AT', 0, 0), ('AT', 1, 0)), 0), (1, (('AT', 1, 0),), 1), (2, (('SE*', 2, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType', 1, _xmldsig.Signature, -1, (('id', False), ('signed_info', False), ('signature_value', False), ('key_info', False), ('object', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 94), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 93), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 38), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Object', 47), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignatureType, _d_SignatureType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType', 1, _xmldsig.SignatureValue, -1, (('id', False), ('value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, None, None, None, 'base64'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('CH', 1, 0)), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),), _e_SignatureValueType, _d_SignatureValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType', 1, _xmldsig.SignedInfo, -1, (('id', False), ('canonicalization_method', False), ('signature_method', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 7), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 89), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 63), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignedInfoType, _d_SignedInfoType),
+    ('urn:din:70121:2012:MsgDataTypes', 'SubCertificatesType', 1, _din.SubCertificates, -1, (('certificate', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'Certificate', (('binary', None, None, 0, None, None, 1200, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'certificateType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_SubCertificatesType, _d_SubCertificatesType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType', 13, _xmldsig.Transform, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'XPath', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType', 1, _xmldsig.Transforms, -1, (('transform', True),), -1,
+     (('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Transform', 96), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_TransformsType, _d_TransformsType),
+    ('urn:din:70121:2012:MsgDef', 'V2G_Message@anonymous', 0, _din.V2G_Message, -1, (('header', False), ('body', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDef', 'Header', 42), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgDef', 'Body', 4), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_V2G_Message_anonymous, _d_V2G_Message_anonymous),
+    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionReqType', 1, _din.WeldingDetectionReq, 3, (('dc_ev_status', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WeldingDetectionReqType, _d_WeldingDetectionReqType),
+    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionResType', 1, _din.WeldingDetectionRes, 3, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVSEStatus', 27), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEPresentVoltage', 56), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WeldingDetectionResType, _d_WeldingDetectionResType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType', 9, _xmldsig.X509Data, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 102), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (5, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (6, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), 0), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType', 1, _xmldsig.X509IssuerSerial, -1, (('x509_issuer_name', False), ('x509_serial_number', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_X509IssuerSerialType, _d_X509IssuerSerialType),
+)
+SIMPLE = (
+    ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'ID', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'IDREF', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NCName', 'http://www.w3.org/2001/XMLSchema', 'Name', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NMTOKEN', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'Name', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'QName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'anyURI', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'base64Binary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2001/XMLSchema', 'boolean', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2001/XMLSchema', 'byte', 'http://www.w3.org/2001/XMLSchema', 'short', ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'hexBinary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'hex')),
+    ('http://www.w3.org/2001/XMLSchema', 'int', 'http://www.w3.org/2001/XMLSchema', 'long', ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'integer', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'language', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'long', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'negativeInteger', 'http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', ('int', None, -1, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('uint', 0, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, 0, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'normalizedString', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'positiveInteger', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 1, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'short', 'http://www.w3.org/2001/XMLSchema', 'int', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'string', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'token', 'http://www.w3.org/2001/XMLSchema', 'normalizedString', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedByte', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedInt', 'http://www.w3.org/2001/XMLSchema', 'unsignedLong', ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedLong', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedShort', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVErrorCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI39, _EV40, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatusCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI35, _EV36, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVRequestedEnergyTransferType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI9, _EV10, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSENotificationType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEProcessingType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI5, _EV6, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSESupportedEnergyTransferType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI67, _EV68, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxType', 'http://www.w3.org/2001/XMLSchema', 'short', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'SAIDType', 'http://www.w3.org/2001/XMLSchema', 'short', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'certificateType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 1200, None, None, 'base64')),
+    ('urn:din:70121:2012:MsgDataTypes', 'contractIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 24, None, None, 'string')),
+    ('urn:din:70121:2012:MsgDataTypes', 'costKindType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI15, _EV16, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 256, None, None, 'base64')),
+    ('urn:din:70121:2012:MsgDataTypes', 'evccIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, None, None, 8, None, None, 'hex')),
+    ('urn:din:70121:2012:MsgDataTypes', 'evseIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, None, None, 32, None, None, 'hex')),
+    ('urn:din:70121:2012:MsgDataTypes', 'faultCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI49, _EV50, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'faultMsgType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 64, None, None, 'string')),
+    ('urn:din:70121:2012:MsgDataTypes', 'genChallengeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('urn:din:70121:2012:MsgDataTypes', 'isolationLevelType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI33, _EV34, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'meterIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:din:70121:2012:MsgDataTypes', 'meterStatusType', 'http://www.w3.org/2001/XMLSchema', 'short', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'paymentOptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI53, _EV54, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'percentValueType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'privateKeyType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 128, None, None, 'base64')),
+    ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'rootCertificateIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 40, None, None, 'string')),
+    ('urn:din:70121:2012:MsgDataTypes', 'serviceCategoryType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI69, _EV70, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'serviceNameType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:din:70121:2012:MsgDataTypes', 'serviceScopeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:din:70121:2012:MsgDataTypes', 'sessionIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, None, None, 8, None, None, 'hex')),
+    ('urn:din:70121:2012:MsgDataTypes', 'sigMeterReadingType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 32, None, None, 'base64')),
+    ('urn:din:70121:2012:MsgDataTypes', 'tariffDescriptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:din:70121:2012:MsgDataTypes', 'unitMultiplierType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', -3, 3, 3, None, None, None, None, None, 'integer')),
+    ('urn:din:70121:2012:MsgDataTypes', 'unitSymbolType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI55, _EV56, 'enum')),
+    ('urn:din:70121:2012:MsgDataTypes', 'valueType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI51, _EV52, 'enum')),
+)
+URIS = ('', 'http://www.w3.org/XML/1998/namespace', 'http://www.w3.org/2001/XMLSchema-instance', 'http://www.w3.org/2001/XMLSchema', 'http://www.w3.org/2000/09/xmldsig#', 'urn:din:70121:2012:MsgBody', 'urn:din:70121:2012:MsgDataTypes', 'urn:din:70121:2012:MsgDef', 'urn:din:70121:2012:MsgHeader')
+LOCAL_NAMES = (
+    ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Name', 'Target', 'Type', 'URI', 'ValueType'),
+    ('base', 'id', 'lang', 'space'),
+    ('nil', 'type'),
+    ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION', 'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date', 'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear', 'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger', 'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short', 'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort'),
+    ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue', 'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType', 'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType', 'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus', 'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter', 'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod', 'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature', 'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType', 'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue', 'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms', 'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName', 'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName', 'XPath', 'Y'),
+    ('AC_EVSEStatus', 'BulkChargingComplete', 'CableCheckReq', 'CableCheckReqType', 'CableCheckRes', 'CableCheckResType', 'CertificateInstallationReq', 'CertificateInstallationReqType', 'CertificateInstallationRes', 'CertificateInstallationResType', 'CertificateUpdateReq', 'CertificateUpdateReqType', 'CertificateUpdateRes', 'CertificateUpdateResType', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryRes', 'ChargeParameterDiscoveryResType', 'ChargeService', 'ChargingComplete', 'ChargingProfile', 'ChargingStatusReq', 'ChargingStatusReqType', 'ChargingStatusRes', 'ChargingStatusResType', 'ContractAuthenticationReq', 'ContractAuthenticationReqType', 'ContractAuthenticationRes', 'ContractAuthenticationResType', 'ContractID', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'CurrentDemandReq', 'CurrentDemandReqType', 'CurrentDemandRes', 'CurrentDemandResType', 'DC_EVSEStatus', 'DC_EVStatus', 'DHParams', 'DateTimeNow', 'EVCCID', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVRequestedEnergyTransferType', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaxCurrent', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEProcessing', 'EVSEVoltageLimitAchieved', 'EVTargetCurrent', 'EVTargetVoltage', 'GenChallenge', 'ListOfRootCertificateIDs', 'MeterInfo', 'MeteringReceiptReq', 'MeteringReceiptReqType', 'MeteringReceiptRes', 'MeteringReceiptResType', 'OEMProvisioningCert', 'PaymentDetailsReq', 'PaymentDetailsReqType', 'PaymentDetailsRes', 'PaymentDetailsResType', 'PaymentOptions', 'PowerDeliveryReq', 'PowerDeliveryReqType', 'PowerDeliveryRes', 'PowerDeliveryResType', 'PreChargeReq', 'PreChargeReqType', 'PreChargeRes', 'PreChargeResType', 'ReadyToChargeState', 'ReceiptRequired', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC', 'ResponseCode', 'RetryCounter', 'SAScheduleTupleID', 'SelectedPaymentOption', 'SelectedServiceList', 'ServiceCategory', 'ServiceDetailReq', 'ServiceDetailReqType', 'ServiceDetailRes', 'ServiceDetailResType', 'ServiceDiscoveryReq', 'ServiceDiscoveryReqType', 'ServiceDiscoveryRes', 'ServiceDiscoveryResType', 'ServiceID', 'ServiceList', 'ServiceParameterList', 'ServicePaymentSelectionReq', 'ServicePaymentSelectionReqType', 'ServicePaymentSelectionRes', 'ServicePaymentSelectionResType', 'ServiceScope', 'SessionID', 'SessionSetupReq', 'SessionSetupReqType', 'SessionSetupRes', 'SessionSetupResType', 'SessionStopReq', 'SessionStopRes', 'SessionStopResType', 'SessionStopType', 'WeldingDetectionReq', 'WeldingDetectionReqType', 'WeldingDetectionRes', 'WeldingDetectionResType'),
+    ('AC_EVChargeParameter', 'AC_EVChargeParameterType', 'AC_EVSEChargeParameter', 'AC_EVSEChargeParameterType', 'AC_EVSEStatus', 'AC_EVSEStatusType', 'BulkChargingComplete', 'BulkSOC', 'Certificate', 'CertificateChainType', 'ChargingComplete', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart', 'ChargingProfileType', 'ConsumptionCost', 'ConsumptionCostType', 'Cost', 'CostType', 'DC_EVChargeParameter', 'DC_EVChargeParameterType', 'DC_EVErrorCodeType', 'DC_EVPowerDeliveryParameter', 'DC_EVPowerDeliveryParameterType', 'DC_EVSEChargeParameter', 'DC_EVSEChargeParameterType', 'DC_EVSEStatus', 'DC_EVSEStatusCodeType', 'DC_EVSEStatusType', 'DC_EVStatus', 'DC_EVStatusType', 'DepartureTime', 'EAmount', 'EPriceLevel', 'EVCabinConditioning', 'EVChargeParameter', 'EVChargeParameterType', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVErrorCode', 'EVMaxCurrent', 'EVMaxVoltage', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVMinCurrent', 'EVPowerDeliveryParameter', 'EVPowerDeliveryParameterType', 'EVRESSConditioning', 'EVRESSSOC', 'EVReady', 'EVRequestedEnergyTransferType', 'EVSEChargeParameter', 'EVSEChargeParameterType', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEIsolationStatus', 'EVSEMaxCurrent', 'EVSEMaxVoltage', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinCurrent', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSENotification', 'EVSENotificationType', 'EVSEPeakCurrentRipple', 'EVSEProcessingType', 'EVSEStatus', 'EVSEStatusCode', 'EVSEStatusType', 'EVSESupportedEnergyTransferType', 'EVStatus', 'EVStatusType', 'EnergyTransferType', 'Entry', 'EntryType', 'FaultCode', 'FaultMsg', 'FreeService', 'FullSOC', 'IntervalType', 'ListOfRootCertificateIDsType', 'MeterID', 'MeterInfoType', 'MeterReading', 'MeterStatus', 'Multiplier', 'NotificationMaxDelay', 'NotificationType', 'NumEPriceLevels', 'PMax', 'PMaxSchedule', 'PMaxScheduleEntry', 'PMaxScheduleEntryType', 'PMaxScheduleID', 'PMaxScheduleType', 'PMaxType', 'Parameter', 'ParameterSet', 'ParameterSetID', 'ParameterSetType', 'ParameterType', 'PaymentOption', 'PaymentOptionsType', 'PhysicalValueType', 'PowerSwitchClosed', 'ProfileEntry', 'ProfileEntryType', 'RCD', 'RelativeTimeInterval', 'RelativeTimeIntervalType', 'RootCertificateID', 'SAIDType', 'SAScheduleList', 'SAScheduleListType', 'SAScheduleTuple', 'SAScheduleTupleID', 'SAScheduleTupleType', 'SASchedules', 'SASchedulesType', 'SalesTariff', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffEntryType', 'SalesTariffID', 'SalesTariffType', 'SelectedService', 'SelectedServiceListType', 'SelectedServiceType', 'Service', 'ServiceCategory', 'ServiceCharge', 'ServiceChargeType', 'ServiceID', 'ServiceName', 'ServiceParameterListType', 'ServiceScope', 'ServiceTag', 'ServiceTagListType', 'ServiceTagType', 'ServiceType', 'SigMeterReading', 'SubCertificates', 'SubCertificatesType', 'TMeter', 'TimeInterval', 'Unit', 'Value', 'amount', 'amountMultiplier', 'boolValue', 'byteValue', 'certificateType', 'contractIDType', 'costKind', 'costKindType', 'dHParamsType', 'duration', 'evccIDType', 'evseIDType', 'faultCodeType', 'faultMsgType', 'genChallengeType', 'intValue', 'isolationLevelType', 'meterIDType', 'meterStatusType', 'paymentOptionType', 'percentValueType', 'physicalValue', 'privateKeyType', 'responseCodeType', 'rootCertificateIDType', 'serviceCategoryType', 'serviceIDType', 'serviceNameType', 'serviceScopeType', 'sessionIDType', 'shortValue', 'sigMeterReadingType', 'start', 'startValue', 'stringValue', 'tariffDescriptionType', 'unitMultiplierType', 'unitSymbolType', 'valueType'),
+    ('Body', 'BodyBaseType', 'BodyElement', 'BodyType', 'Header', 'V2G_Message'),
+    ('MessageHeaderType', 'Notification', 'SessionID'),
+)
+DOCUMENT_REFS = (
+    0,
+    1,
+    2,
+    3,
+    5,
+    6,
+    7,
+    9,
+    10,
+    11,
+    12,
+    13,
+    14,
+    16,
+    17,
+    19,
+    20,
+    22,
+    23,
+    24,
+    25,
+    26,
+    27,
+    28,
+    29,
+    30,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    31,
+    32,
+    33,
+    34,
+    35,
+    36,
+    38,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    39,
+    41,
+    44,
+    45,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    47,
+    48,
+    49,
+    53,
+    54,
+    57,
+    58,
+    59,
+    60,
+    62,
+    63,
+    64,
+    65,
+    66,
+    68,
+    69,
+    70,
+    74,
+    75,
+    76,
+    77,
+    78,
+    80,
+    81,
+    85,
+    86,
+    88,
+    87,
+    92,
+    89,
+    90,
+    91,
+    93,
+    94,
+    37,
+    96,
+    97,
+    98,
+    99,
+    100,
+    101,
+)
+FRAGMENT_REFS = (
+    0,
+    1,
+    2,
+    2,
+    4,
+    3,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType')),
+    5,
+    6,
+    7,
+    (('binary', None, None, 0, None, None, 1200, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'certificateType')),
+    9,
+    10,
+    11,
+    12,
+    13,
+    14,
+    74,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    15,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'PMaxType')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    16,
+    17,
+    18,
+    19,
+    20,
+    (('string', None, None, 0, None, None, 24, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'contractIDType')),
+    8,
+    (('binary', None, None, 0, None, None, 128, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'privateKeyType')),
+    21,
+    22,
+    23,
+    24,
+    25,
+    26,
+    27,
+    27,
+    28,
+    28,
+    (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType')),
+    29,
+    (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'long')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    30,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    56,
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('binary', None, None, 0, None, None, 8, None, None, 'hex'), ('urn:din:70121:2012:MsgDataTypes', 'evccIDType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    31,
+    56,
+    56,
+    (('enum', None, None, 4, None, None, None, _EI39, _EV40, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVErrorCodeType')),
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    32,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('enum', None, None, 3, None, None, None, _EI9, _EV10, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'EVRequestedEnergyTransferType')),
+    33,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    56,
+    56,
+    (('binary', None, None, 0, None, None, 32, None, None, 'hex'), ('urn:din:70121:2012:MsgDataTypes', 'evseIDType')),
+    (('enum', None, None, 2, None, None, None, _EI33, _EV34, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'isolationLevelType')),
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    (('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'EVSENotificationType')),
+    56,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    56,
+    56,
+    (('enum', None, None, 1, None, None, None, _EI5, _EV6, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'EVSEProcessingType')),
+    34,
+    (('enum', None, None, 4, None, None, None, _EI35, _EV36, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatusCodeType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    35,
+    56,
+    56,
+    (('enum', None, None, 4, None, None, None, _EI67, _EV68, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'EVSESupportedEnergyTransferType')),
+    36,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('enum', None, None, 2, None, None, None, _EI49, _EV50, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'faultCodeType')),
+    (('string', None, None, 0, None, None, 64, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'faultMsgType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'genChallengeType')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType')),
+    42,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    38,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    39,
+    40,
+    41,
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'meterIDType')),
+    43,
+    56,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'meterStatusType')),
+    44,
+    45,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', -3, 3, 3, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'unitMultiplierType')),
+    46,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('binary', None, None, 0, None, None, 1200, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'certificateType')),
+    47,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    48,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'PMaxType')),
+    50,
+    49,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType')),
+    52,
+    51,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    53,
+    54,
+    (('enum', None, None, 1, None, None, None, _EI53, _EV54, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'paymentOptionType')),
+    55,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    57,
+    58,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    59,
+    60,
+    61,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    62,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    63,
+    64,
+    56,
+    56,
+    (('enum', None, None, 5, None, None, None, _EI3, _EV4, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType')),
+    65,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('string', None, None, 0, None, None, 40, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'rootCertificateIDType')),
+    66,
+    67,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType')),
+    68,
+    69,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    71,
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'tariffDescriptionType')),
+    70,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('enum', None, None, 1, None, None, None, _EI53, _EV54, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'paymentOptionType')),
+    73,
+    72,
+    84,
+    (('enum', None, None, 2, None, None, None, _EI69, _EV70, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'serviceCategoryType')),
+    (('enum', None, None, 2, None, None, None, _EI69, _EV70, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'serviceCategoryType')),
+    74,
+    75,
+    76,
+    77,
+    78,
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType')),
+    82,
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'serviceNameType')),
+    79,
+    80,
+    81,
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'serviceScopeType')),
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:din:70121:2012:MsgDataTypes', 'serviceScopeType')),
+    83,
+    (('binary', None, None, 0, None, None, 8, None, None, 'hex'), ('urn:din:70121:2012:MsgDataTypes', 'sessionIDType')),
+    (('binary', None, None, 0, None, None, 8, None, None, 'hex'), ('urn:din:70121:2012:MsgDataTypes', 'sessionIDType')),
+    85,
+    86,
+    88,
+    87,
+    (('binary', None, None, 0, None, None, 32, None, None, 'base64'), ('urn:din:70121:2012:MsgDataTypes', 'sigMeterReadingType')),
+    92,
+    89,
+    90,
+    91,
+    93,
+    94,
+    95,
+    (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'long')),
+    37,
+    96,
+    97,
+    (('enum', None, None, 4, None, None, None, _EI55, _EV56, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'unitSymbolType')),
+    98,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    99,
+    100,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    101,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    102,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('nbit', -3, 3, 3, None, None, None, None, None, 'integer'), ('urn:din:70121:2012:MsgDataTypes', 'unitMultiplierType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte')),
+    (('enum', None, None, 2, None, None, None, _EI15, _EV16, 'enum'), ('urn:din:70121:2012:MsgDataTypes', 'costKindType')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'int')),
+    56,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+)
+SCHEMA = SchemaTables(NAME, TYPES, SIMPLE, URIS, LOCAL_NAMES, DOCUMENT, DOCUMENT_REFS, FRAGMENT, FRAGMENT_REFS)
 

@@ -12,8 +12,9 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
+from exi.generic import dec_generic, enc_generic
+from exi.tables import SchemaTables
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, SlowPath, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso2 as _iso2
 from iso15118.messages.generated import xmldsig as _xmldsig
 
@@ -103,6 +104,8 @@ _EV81 = (_iso2.ChargingSession.Terminate, _iso2.ChargingSession.Pause, )
 _T82 = {3: (1, 2), 4: (0, 2)}
 _T83 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
 _T84 = {0: (16, 5), 1: (8, 4)}
+_EI85 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
+_EV86 = (_iso2.Value.bool, _iso2.Value.byte, _iso2.Value.short, _iso2.Value.int, _iso2.Value.physicalValue, _iso2.Value.string, )
 
 
 def _e_AC_EVChargeParameterType(acc, n, o):
@@ -168,7 +171,7 @@ def _d_AC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.AC_EVC
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EAmount')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EAmount', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -427,7 +430,7 @@ def _d_AuthorizationReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Authorizat
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, '@Id, GenChallenge, EE')
+        if c >= 3: raise bad_event(c, 2, p, '@Id, GenChallenge, EE', 3)
         p += 2
         nxt = (0, 1, -1)[c]
         if nxt == 0:
@@ -436,7 +439,7 @@ def _d_AuthorizationReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Authorizat
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt == 1:
@@ -520,9 +523,7 @@ def _e_BodyBaseType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -530,14 +531,11 @@ def _e_BodyBaseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyBaseType(D, T, p, L, R, _new=_object_new, _C=_iso2.BodyBase):
+def _d_BodyBaseType(D, T, p, L, R):
     """Decode BodyBaseType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type BodyBaseType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -881,7 +879,7 @@ def _d_BodyType(D, T, p, L, R, _new=_object_new, _C=_iso2.Body, _s0=_iso2.Body.a
         x33 = None
         x34 = None
         c = (D >> (T - p - 6)) & 63
-        if c >= 36: raise bad_event(c, 6, p, 'AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE')
+        if c >= 36: raise bad_event(c, 6, p, 'AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE', 36)
         p += 6
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1)[c]
         if nxt == 0:
@@ -902,7 +900,7 @@ def _d_BodyType(D, T, p, L, R, _new=_object_new, _C=_iso2.Body, _s0=_iso2.Body.a
             p += 1
         if nxt == 2:
             f = 'BodyElement'
-            raise DecodeError('element BodyElement has an abstract type', bit_offset=p)
+            raise DecodeError('element BodyElement is abstract', bit_offset=p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1326,7 +1324,7 @@ def _e_CanonicalizationMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_CanonicalizationMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 9)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1338,7 +1336,7 @@ def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 9)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1393,7 +1391,7 @@ def _d_CertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso2.Certificat
         x0 = None
         x2 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Certificate')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Certificate', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1409,7 +1407,7 @@ def _d_CertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso2.Certificat
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -1823,7 +1821,7 @@ def _d_CertificateUpdateResType(D, T, p, L, R, _new=_object_new, _C=_iso2.Certif
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RetryCounter, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'RetryCounter, EE', 2)
         p += 2
         nxt = (6, -1)[c]
         if nxt == 6:
@@ -1933,7 +1931,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2
         x3 = None
         x4 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'MaxEntriesSAScheduleTuple, RequestedEnergyTransferMode')
+        if c >= 2: raise bad_event(c, 2, p, 'MaxEntriesSAScheduleTuple, RequestedEnergyTransferMode', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1961,7 +1959,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2
         p += 5
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter')
+        if c >= 3: raise bad_event(c, 2, p, 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter', 3)
         p += 2
         nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -1982,7 +1980,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 1
         if nxt == 4:
             f = 'EVChargeParameter'
-            raise DecodeError('element EVChargeParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVChargeParameter is abstract', bit_offset=p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2099,7 +2097,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2
         p += 5
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
+        if c >= 5: raise bad_event(c, 3, p, 'SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', 5)
         p += 3
         nxt = (2, 3, 4, 5, 6)[c]
         if nxt == 2:
@@ -2108,15 +2106,15 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
+            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 3:
             f = 'SASchedules'
-            raise DecodeError('element SASchedules has an abstract type', bit_offset=p)
+            raise DecodeError('element SASchedules is abstract', bit_offset=p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
+            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -2137,7 +2135,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 1
         if nxt == 6:
             f = 'EVSEChargeParameter'
-            raise DecodeError('element EVSEChargeParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVSEChargeParameter is abstract', bit_offset=p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2251,7 +2249,7 @@ def _d_ChargeServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargeService
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -2269,7 +2267,7 @@ def _d_ChargeServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargeService
         p += 4
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, FreeService')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, FreeService', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -2362,7 +2360,7 @@ def _d_ChargingProfileType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargingPro
             k = len(x0)
             if k < 24:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ProfileEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ProfileEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -2385,6 +2383,7 @@ def _e_ChargingStatusReqType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso2.ChargingStatusReq: raise SlowPath
         acc <<= 1
         n += 1
         return acc, n
@@ -2511,7 +2510,7 @@ def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargingS
         p += 11
         x2 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired, AC_EVSEStatus')
+        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired, AC_EVSEStatus', 4)
         p += 3
         nxt = (3, 4, 5, 6)[c]
         if nxt == 3:
@@ -2520,7 +2519,7 @@ def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargingS
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired, AC_EVSEStatus')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired, AC_EVSEStatus', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -2529,7 +2528,7 @@ def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargingS
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, AC_EVSEStatus')
+            if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, AC_EVSEStatus', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -2630,7 +2629,7 @@ def _d_ConsumptionCostType(D, T, p, L, R, _new=_object_new, _C=_iso2.Consumption
             k = len(x1)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Cost, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Cost, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -2696,7 +2695,7 @@ def _d_ContractSignatureEncryptedPrivateKeyType(D, T, p, L, R, _new=_object_new,
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
             if c != 1 or (D >> (T - p - 4)) & 7:
-                raise bad_event(c, 1, p, 'CH')
+                raise bad_event(c, 1, p, 'CH', 1)
             p += 4
             o = _new(_C)
             _s0(o, x0)
@@ -2794,7 +2793,7 @@ def _d_CostType(D, T, p, L, R, _new=_object_new, _C=_iso2.Cost, _s0=_iso2.Cost.c
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -2944,7 +2943,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+        if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 5)
         p += 3
         nxt = (2, 3, 4, 5, 6)[c]
         if nxt == 2:
@@ -2953,7 +2952,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 4)
             p += 3
             nxt = (3, 4, 5, 6)[c]
         if nxt == 3:
@@ -2962,7 +2961,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -2971,7 +2970,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
+            if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -2991,7 +2990,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
         p += 3
         x6 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage')
+        if c >= 3: raise bad_event(c, 2, p, 'RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage', 3)
         p += 2
         nxt = (7, 8, 9)[c]
         if nxt == 7:
@@ -3000,7 +2999,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage')
+            if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage', 2)
             p += 2
             nxt = (8, 9)[c]
         if nxt == 8:
@@ -3217,7 +3216,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
         p += 4
         x6 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID')
+        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID', 4)
         p += 3
         nxt = (7, 8, 9, 10)[c]
         if nxt == 7:
@@ -3226,7 +3225,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID', 3)
             p += 2
             nxt = (8, 9, 10)[c]
         if nxt == 8:
@@ -3235,7 +3234,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEID')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEID', 2)
             p += 2
             nxt = (9, 10)[c]
         if nxt == 9:
@@ -3259,7 +3258,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
         p += 11
         x11 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired, EE', 3)
         p += 2
         nxt = (12, 13, -1)[c]
         if nxt == 12:
@@ -3268,7 +3267,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, EE', 2)
             p += 2
             nxt = (13, -1)[c]
         if nxt == 13:
@@ -3414,7 +3413,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
         x7 = None
         x8 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, DC_EVStatus')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, DC_EVStatus', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3447,7 +3446,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit')
+        if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -3463,7 +3462,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE', 5)
         p += 3
         nxt = (5, 6, 7, 8, -1)[c]
         if nxt == 5:
@@ -3472,7 +3471,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE', 4)
             p += 3
             nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
@@ -3481,7 +3480,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE', 3)
             p += 2
             nxt = (7, 8, -1)[c]
         if nxt == 7:
@@ -3493,7 +3492,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
             p += 9
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'BulkSOC, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'BulkSOC, EE', 2)
             p += 2
             nxt = (8, -1)[c]
         if nxt == 8:
@@ -3576,7 +3575,7 @@ def _d_DC_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
+        if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -3741,7 +3740,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_E
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple', 2)
         p += 2
         nxt = (6, 7)[c]
         if nxt == 6:
@@ -3757,7 +3756,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_E
         if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE', 2)
         p += 2
         nxt = (8, -1)[c]
         if nxt == 8:
@@ -3868,7 +3867,7 @@ def _d_DC_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVSEStatus
         p += 5
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEIsolationStatus, EVSEStatusCode')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEIsolationStatus, EVSEStatusCode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -4059,7 +4058,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -4076,7 +4075,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -4092,7 +4091,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -4101,7 +4100,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -4183,7 +4182,7 @@ def _d_DiffieHellmanPublickeyType(D, T, p, L, R, _new=_object_new, _C=_iso2.Diff
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
             if c != 1 or (D >> (T - p - 4)) & 7:
-                raise bad_event(c, 1, p, 'CH')
+                raise bad_event(c, 1, p, 'CH', 1)
             p += 4
             o = _new(_C)
             _s0(o, x0)
@@ -4213,7 +4212,7 @@ def _e_DigestMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_DigestMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 33)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4225,7 +4224,7 @@ def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 33)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4280,7 +4279,7 @@ def _d_EMAIDType(D, T, p, L, R, _new=_object_new, _C=_iso2.EMAID, _s0=_iso2.EMAI
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
             if c != 1 or (D >> (T - p - 4)) & 7:
-                raise bad_event(c, 1, p, 'CH')
+                raise bad_event(c, 1, p, 'CH', 1)
             p += 4
             o = _new(_C)
             _s0(o, x0)
@@ -4310,23 +4309,7 @@ def _e_EVChargeParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 12) | (v << 1)
-                n += 12
-            else:
-                acc <<= 2
-                n += 2
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DepartureTime, EE | EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4334,36 +4317,11 @@ def _e_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVChargeParameter, _s0=_iso2.EVChargeParameter.departure_time.__set__):
+def _d_EVChargeParameterType(D, T, p, L, R):
     """Decode EVChargeParameterType."""
     f = ""
     try:
-        x0 = None
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EE')
-        p += 2
-        nxt = (0, -1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type EVChargeParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4376,9 +4334,7 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4386,14 +4342,11 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVPowerDeliveryParameter):
+def _d_EVPowerDeliveryParameterType(D, T, p, L, R):
     """Decode EVPowerDeliveryParameterType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVPowerDeliveryParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4406,9 +4359,7 @@ def _e_EVSEChargeParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4416,14 +4367,11 @@ def _e_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVSEChargeParameter):
+def _d_EVSEChargeParameterType(D, T, p, L, R):
     """Decode EVSEChargeParameterType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVSEChargeParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4436,28 +4384,7 @@ def _e_EVSEStatusType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.notification_max_delay
-        if v is None: raise missing('NotificationMaxDelay')
-        f = 'NotificationMaxDelay'
-        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
-        if v < 128:
-            acc = (acc << 11) | (v << 1)
-            n += 11
-        else:
-            acc <<= 1
-            n += 1
-            acc, n = w_el_uint_raw(acc, n, v)
-        s = 1
-        v = o.evse_notification
-        if v is None: raise missing('EVSENotification')
-        f = 'EVSENotification'
-        i = enum_index(v, _EI1)
-        acc = (acc << 5) | (i << 1)
-        n += 5
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4465,37 +4392,11 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVSEStatus, _s0=_iso2.EVSEStatus.notification_max_delay.__set__, _s1=_iso2.EVSEStatus.evse_notification.__set__):
+def _d_EVSEStatusType(D, T, p, L, R):
     """Decode EVSEStatusType."""
+    f = ""
     try:
-        f = 'NotificationMaxDelay'
-        x = (D >> (T - p - 11)) & 2047
-        if not x & 1793:
-            v = (x >> 1) & 127
-            p += 11
-        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
-        else:
-            x = (D >> (T - p - 19)) & 524287
-            if x & 459009 == 65536:
-                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                p += 19
-            else:
-                p += 1
-                v, p = r_el_uint(D, T, p, R, 0, 65535)
-                if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'EVSENotification'
-        x = (D >> (T - p - 5)) & 31
-        if x & 25: raise fused_error(x, 25, 5, p, 'EVSENotification')
-        v = _EV2[(x >> 1) & 3]
-        p += 5
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type EVSEStatusType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4508,9 +4409,7 @@ def _e_EVStatusType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4518,14 +4417,11 @@ def _e_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVStatus):
+def _d_EVStatusType(D, T, p, L, R):
     """Decode EVStatusType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVStatusType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4538,25 +4434,7 @@ def _e_EntryType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.relative_time_interval
-        if v is not None:
-            f = 'RelativeTimeInterval'
-            acc <<= 2
-            n += 2
-            acc, n = _e_RelativeTimeIntervalType(acc, n, v)
-            s = 1
-        if s == 1 and o.time_interval is not None: raise only_one('RelativeTimeInterval, TimeInterval')
-        v = o.time_interval
-        if v is not None:
-            f = 'TimeInterval'
-            raise abstract('TimeInterval')
-            s = 1
-            acc = (acc << 2) | 1
-            n += 2
-        if s != 1: raise not_allowed('end of element (a required element is missing)', 'EE | RelativeTimeInterval, TimeInterval')
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4564,35 +4442,11 @@ def _e_EntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.Entry, _s0=_iso2.Entry.relative_time_interval.__set__, _s1=_iso2.Entry.time_interval.__set__):
+def _d_EntryType(D, T, p, L, R):
     """Decode EntryType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
-        p += 2
-        nxt = (0, 1)[c]
-        if nxt == 0:
-            f = 'RelativeTimeInterval'
-            v, p = _d_RelativeTimeIntervalType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x0 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        if nxt == 1:
-            f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
-            x1 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type EntryType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4605,9 +4459,7 @@ def _e_IntervalType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4615,14 +4467,11 @@ def _e_IntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_IntervalType(D, T, p, L, R, _new=_object_new, _C=_iso2.Interval):
+def _d_IntervalType(D, T, p, L, R):
     """Decode IntervalType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type IntervalType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4635,7 +4484,7 @@ def _e_KeyInfoType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyInfoType)
+        return enc_generic(acc, n, o, SCHEMA, 42)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4647,7 +4496,7 @@ def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, SCHEMA, 42)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4660,7 +4509,7 @@ def _e_KeyValueType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyValueType)
+        return enc_generic(acc, n, o, SCHEMA, 43)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4672,7 +4521,7 @@ def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, SCHEMA, 43)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4731,7 +4580,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso2.Li
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -4797,7 +4646,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4815,7 +4664,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -4884,7 +4733,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso2.MessageHeader
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE', 3)
         p += 2
         nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -4893,7 +4742,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso2.MessageHeader
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -5011,7 +4860,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso2.MeterInfo, _s0=_i
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE', 5)
         p += 3
         nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
@@ -5030,7 +4879,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso2.MeterInfo, _s0=_i
                     if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE', 4)
             p += 3
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -5039,7 +4888,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso2.MeterInfo, _s0=_i
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -5060,7 +4909,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso2.MeterInfo, _s0=_i
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
@@ -5151,7 +5000,7 @@ def _d_MeteringReceiptReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Metering
         x0 = None
         x2 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -5167,7 +5016,7 @@ def _d_MeteringReceiptReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Metering
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo')
+        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -5262,7 +5111,7 @@ def _d_MeteringReceiptResType(D, T, p, L, R, _new=_object_new, _C=_iso2.Metering
         p += 8
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
+        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -5283,7 +5132,7 @@ def _d_MeteringReceiptResType(D, T, p, L, R, _new=_object_new, _C=_iso2.Metering
             p += 1
         if nxt == 3:
             f = 'EVSEStatus'
-            raise DecodeError('element EVSEStatus has an abstract type', bit_offset=p)
+            raise DecodeError('element EVSEStatus is abstract', bit_offset=p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5345,7 +5194,7 @@ def _d_NotificationType(D, T, p, L, R, _new=_object_new, _C=_iso2.Notification, 
         p += 5
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'FaultMsg, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'FaultMsg, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -5372,7 +5221,7 @@ def _e_ObjectType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_ObjectType)
+        return enc_generic(acc, n, o, SCHEMA, 51)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5384,7 +5233,7 @@ def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, SCHEMA, 51)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5397,7 +5246,7 @@ def _e_PGPDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_PGPDataType)
+        return enc_generic(acc, n, o, SCHEMA, 52)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5409,7 +5258,7 @@ def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 52)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5462,7 +5311,7 @@ def _d_PMaxScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.PMaxSched
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
+        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -5475,7 +5324,7 @@ def _d_PMaxScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.PMaxSched
             p += 1
         if nxt == 1:
             f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
+            raise DecodeError('element TimeInterval is abstract', bit_offset=p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5550,7 +5399,7 @@ def _d_PMaxScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso2.PMaxSchedule, 
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PMaxScheduleEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PMaxScheduleEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -5653,7 +5502,7 @@ def _d_ParameterSetType(D, T, p, L, R, _new=_object_new, _C=_iso2.ParameterSet, 
             k = len(x1)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -5775,7 +5624,7 @@ def _d_ParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.Parameter, _s0=_i
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, 6)[c]
         if nxt == 1:
@@ -6074,7 +5923,7 @@ def _d_PaymentOptionListType(D, T, p, L, R, _new=_object_new, _C=_iso2.PaymentOp
             k = len(x0)
             if k < 2:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PaymentOption, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PaymentOption, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -6364,7 +6213,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliv
         p += 11
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', 4)
         p += 3
         nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -6373,7 +6222,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliv
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -6386,7 +6235,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliv
             p += 1
         if nxt == 4:
             f = 'EVPowerDeliveryParameter'
-            raise DecodeError('element EVPowerDeliveryParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVPowerDeliveryParameter is abstract', bit_offset=p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6466,7 +6315,7 @@ def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliv
         p += 8
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
+        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -6487,7 +6336,7 @@ def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliv
             p += 1
         if nxt == 3:
             f = 'EVSEStatus'
-            raise DecodeError('element EVSEStatus has an abstract type', bit_offset=p)
+            raise DecodeError('element EVSEStatus is abstract', bit_offset=p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6720,7 +6569,7 @@ def _d_ProfileEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.ProfileEntry, 
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ChargingProfileEntryMaxNumberOfPhasesInUse, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ChargingProfileEntryMaxNumberOfPhasesInUse, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -6877,7 +6726,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -6886,7 +6735,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -6895,7 +6744,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -6904,7 +6753,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -7008,7 +6857,7 @@ def _d_RelativeTimeIntervalType(D, T, p, L, R, _new=_object_new, _C=_iso2.Relati
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'duration, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'duration, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -7090,7 +6939,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -7099,7 +6948,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -7108,7 +6957,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -7182,7 +7031,7 @@ def _d_SAScheduleListType(D, T, p, L, R, _new=_object_new, _C=_iso2.SAScheduleLi
             k = len(x0)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTuple, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTuple, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -7259,7 +7108,7 @@ def _d_SAScheduleTupleType(D, T, p, L, R, _new=_object_new, _C=_iso2.SAScheduleT
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -7287,9 +7136,7 @@ def _e_SASchedulesType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7297,14 +7144,11 @@ def _e_SASchedulesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SASchedulesType(D, T, p, L, R, _new=_object_new, _C=_iso2.SASchedules):
+def _d_SASchedulesType(D, T, p, L, R):
     """Decode SASchedulesType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type SASchedulesType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7317,7 +7161,7 @@ def _e_SPKIDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SPKIDataType)
+        return enc_generic(acc, n, o, SCHEMA, 75)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7329,7 +7173,7 @@ def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 75)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7405,7 +7249,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTarif
         x2 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
+        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -7414,15 +7258,15 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTarif
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE', 3)
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 1:
             f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
+            raise DecodeError('element TimeInterval is abstract', bit_offset=p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE', 3)
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -7433,7 +7277,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTarif
             p += 10
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         while nxt == 3:
@@ -7444,7 +7288,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTarif
             k = len(x3)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE', 2)
                 p += 2
                 nxt = (3, -1)[c]
             else:
@@ -7547,7 +7391,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTariff, _s
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SalesTariffID')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SalesTariffID', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -7566,7 +7410,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTariff, _s
         p += 10
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels, SalesTariffEntry')
+        if c >= 3: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels, SalesTariffEntry', 3)
         p += 2
         nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -7575,7 +7419,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTariff, _s
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'NumEPriceLevels, SalesTariffEntry')
+            if c >= 2: raise bad_event(c, 2, p, 'NumEPriceLevels, SalesTariffEntry', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -7596,7 +7440,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTariff, _s
             k = len(x4)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'SalesTariffEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'SalesTariffEntry, EE', 2)
                 p += 2
                 nxt = (4, -1)[c]
             else:
@@ -7669,7 +7513,7 @@ def _d_SelectedServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso2.Selecte
             k = len(x0)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -7754,7 +7598,7 @@ def _d_SelectedServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.SelectedSer
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -7919,7 +7763,7 @@ def _d_ServiceDetailResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ServiceDet
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -7984,7 +7828,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Service
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'ServiceScope, ServiceCategory, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'ServiceScope, ServiceCategory, EE', 3)
         p += 2
         nxt = (0, 1, -1)[c]
         if nxt == 0:
@@ -7993,7 +7837,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Service
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt == 1:
@@ -8089,7 +7933,7 @@ def _d_ServiceDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2.Service
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE', 2)
         p += 2
         nxt = (3, -1)[c]
         if nxt == 3:
@@ -8164,7 +8008,7 @@ def _d_ServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso2.ServiceList, _s
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Service, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Service, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8233,7 +8077,7 @@ def _d_ServiceParameterListType(D, T, p, L, R, _new=_object_new, _C=_iso2.Servic
             k = len(x0)
             if k < 255:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8256,6 +8100,7 @@ def _e_ServiceType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso2.Service: raise SlowPath
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
@@ -8337,7 +8182,7 @@ def _d_ServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.Service, _s0=_iso2.
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -8355,7 +8200,7 @@ def _d_ServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.Service, _s0=_iso2.
         p += 4
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, FreeService')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, FreeService', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -8498,7 +8343,7 @@ def _d_SessionSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso2.SessionSetu
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSETimeStamp, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSETimeStamp, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -8624,7 +8469,7 @@ def _e_SignatureMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignatureMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 91)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8636,7 +8481,7 @@ def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 91)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8692,7 +8537,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8710,7 +8555,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8730,7 +8575,7 @@ def _e_SignaturePropertyType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignaturePropertyType)
+        return enc_generic(acc, n, o, SCHEMA, 93)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8742,7 +8587,7 @@ def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, SCHEMA, 93)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8823,7 +8668,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8846,7 +8691,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -8855,7 +8700,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -8865,7 +8710,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8926,7 +8771,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -8942,7 +8787,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -9030,7 +8875,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -9062,7 +8907,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -9131,7 +8976,7 @@ def _d_SubCertificatesType(D, T, p, L, R, _new=_object_new, _C=_iso2.SubCertific
             k = len(x0)
             if k < 4:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -9205,7 +9050,7 @@ def _d_SupportedEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             k = len(x0)
             if k < 6:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EnergyTransferMode, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EnergyTransferMode, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -9228,7 +9073,7 @@ def _e_TransformType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_TransformType)
+        return enc_generic(acc, n, o, SCHEMA, 99)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9240,7 +9085,7 @@ def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, SCHEMA, 99)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9295,7 +9140,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -9485,7 +9330,7 @@ def _e_X509DataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_X509DataType)
+        return enc_generic(acc, n, o, SCHEMA, 104)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9497,7 +9342,7 @@ def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, SCHEMA, 104)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9582,65 +9427,10 @@ def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509Iss
         raise (err.within(f) if f else err) from exc
 
 
-_G_CanonicalizationMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_DigestMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_KeyInfoType = GenericTable(
-    states=((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 80)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 72)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('KeyValue', _e_KeyValueType, _d_KeyValueType, None), ), 3), ('SE', None, (('RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, None), ), 4), ('SE', None, (('X509Data', _e_X509DataType, _d_X509DataType, None), ), 5), ('SE', None, (('PGPData', _e_PGPDataType, _d_PGPDataType, None), ), 6), ('SE', None, (('SPKIData', _e_SPKIDataType, _d_SPKIDataType, None), ), 7), ('SE', None, (('MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 8), ('SE*', None, (), 9), ),
-    content='content',
-)
-_G_KeyValueType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), (6, 32)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), ),
-    positions=(('SE', None, (('DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, None), ), 1), ('SE', None, (('RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, None), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_ObjectType = GenericTable(
-    states=((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 4)), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 3)), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'encoding', (('Encoding', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('AT', 'mime_type', (('MimeType', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE*', None, (), 4), ),
-    content='content',
-)
-_G_PGPDataType = GenericTable(
-    states=((2, (('SE', 0, 0), ('SE', 3, 0)), (5, 16)), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE*', None, (), 5), ),
-    content='content',
-)
-_G_SPKIDataType = GenericTable(
-    states=((1, (('SE', 0, 0),), (4, 8)), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE', 0, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_SignatureMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_SignaturePropertyType = GenericTable(
-    states=((2, (('AT', 0, 0), ('AT', 1, 0)), (5, 16)), (1, (('AT', 1, 0),), (4, 8)), (2, (('SE*', 2, 0), ('CH', -1, 0)), (5, 16)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'target', (('Target', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_TransformType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ('SE', None, (('XPath', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ),
-    content='content',
-)
-_G_X509DataType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), (6, 48)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), ),
-    positions=(('SE', None, (('X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, None), ), 1), ('SE', None, (('X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE', None, (('X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE', None, (('X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 5), ('SE*', None, (), 6), ),
-    content='content',
-)
-
 NAME = 'iso2'
 NAMESPACES = ('urn:iso:15118:2:2013:MsgDef', 'urn:iso:15118:2:2013:MsgHeader', 'urn:iso:15118:2:2013:MsgDataTypes', 'http://www.w3.org/2000/09/xmldsig#', 'urn:iso:15118:2:2013:MsgBody')
-RUN_BITS = 1164
+PREFIXES = {'http://www.w3.org/2000/09/xmldsig#': 'ds', 'urn:iso:15118:2:2013:MsgBody': 'v2gci_b', 'urn:iso:15118:2:2013:MsgDataTypes': 'v2gci_t', 'urn:iso:15118:2:2013:MsgDef': 'v2gci_d', 'urn:iso:15118:2:2013:MsgHeader': 'v2gci_h'}
+RUN_BITS = 1149
 DOCUMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _iso2.AC_EVChargeParameter),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _iso2.AC_EVSEChargeParameter),
@@ -9668,7 +9458,7 @@ DOCUMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _iso2.DC_EVStatus),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _iso2.EVChargeParameter),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _iso2.EVPowerDeliveryParameter),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _iso2.EVSEChargeParameter),
@@ -9676,12 +9466,12 @@ DOCUMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _iso2.EVStatus),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _iso2.Entry),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
     ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _iso2.MeteringReceiptReq),
     ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _iso2.MeteringReceiptRes),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _iso2.PMaxScheduleEntry),
@@ -9732,28 +9522,28 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationRes', _e_AuthorizationResType, _d_AuthorizationResType, _iso2.AuthorizationRes),
     ('urn:iso:15118:2:2013:MsgDef', 'Body', _e_BodyType, _d_BodyType, _iso2.Body),
     ('urn:iso:15118:2:2013:MsgBody', 'BodyElement', _e_BodyBaseType, _d_BodyBaseType, _iso2.BodyBase),
-    ('urn:iso:15118:2:2013:MsgBody', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'BulkSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgBody', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'BulkSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgBody', 'CableCheckReq', _e_CableCheckReqType, _d_CableCheckReqType, _iso2.CableCheckReq),
     ('urn:iso:15118:2:2013:MsgBody', 'CableCheckRes', _e_CableCheckResType, _d_CableCheckResType, _iso2.CableCheckRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'Certificate', None, None, ('binary', None, None, 0, None, None, 800, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'Certificate', None, None, ('binary', None, None, 0, None, None, 800, None, None, 'base64')),
     ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _iso2.CertificateInstallationReq),
     ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _iso2.CertificateInstallationRes),
     ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateReq', _e_CertificateUpdateReqType, _d_CertificateUpdateReqType, _iso2.CertificateUpdateReq),
     ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateRes', _e_CertificateUpdateResType, _d_CertificateUpdateResType, _iso2.CertificateUpdateRes),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReq', _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType, _iso2.ChargeParameterDiscoveryReq),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryRes', _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType, _iso2.ChargeParameterDiscoveryRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargeProgress', None, None, ('enum', None, None, 2, None, None, None, _EI64, _EV65)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeProgress', None, None, ('enum', None, None, 2, None, None, None, _EI64, _EV65, 'enum')),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargeService', _e_ChargeServiceType, _d_ChargeServiceType, _iso2.ChargeService),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargingProfile', _e_ChargingProfileType, _d_ChargingProfileType, _iso2.ChargingProfile),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxNumberOfPhasesInUse', None, None, ('nbit', 1, 3, 2, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxNumberOfPhasesInUse', None, None, ('nbit', 1, 3, 2, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxPower', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryStart', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargingSession', None, None, ('enum', None, None, 1, None, None, None, _EI80, _EV81)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryStart', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingSession', None, None, ('enum', None, None, 1, None, None, None, _EI80, _EV81, 'enum')),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusReq', _e_ChargingStatusReqType, _d_ChargingStatusReqType, _iso2.ChargingStatusReq),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusRes', _e_ChargingStatusResType, _d_ChargingStatusResType, _iso2.ChargingStatusRes),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ConsumptionCost', _e_ConsumptionCostType, _d_ConsumptionCostType, _iso2.ConsumptionCost),
@@ -9771,16 +9561,16 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _iso2.DC_EVStatus),
     ('urn:iso:15118:2:2013:MsgBody', 'DHpublickey', _e_DiffieHellmanPublickeyType, _d_DiffieHellmanPublickeyType, _iso2.DiffieHellmanPublickey),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EAmount', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EPriceLevel', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVCCID', None, None, ('binary', None, None, 0, None, None, 6, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EPriceLevel', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVCCID', None, None, ('binary', None, None, 0, None, None, 6, None, None, 'hex')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _iso2.EVChargeParameter),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyCapacity', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyRequest', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI46, _EV47)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI46, _EV47, 'enum')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
@@ -9791,14 +9581,14 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMinCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _iso2.EVPowerDeliveryParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVRESSSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVReady', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVRESSSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVReady', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _iso2.EVSEChargeParameter),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSECurrentLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSECurrentLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSECurrentRegulationTolerance', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEEnergyToBeDelivered', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSEID', None, None, ('string', None, None, 0, None, 7, 37, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEIsolationStatus', None, None, ('enum', None, None, 3, None, None, None, _EI42, _EV43)),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSEID', None, None, ('string', None, None, 0, None, 7, 37, None, None, 'string')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEIsolationStatus', None, None, ('enum', None, None, 3, None, None, None, _EI42, _EV43, 'enum')),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
@@ -9810,123 +9600,123 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMinimumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMinimumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENominalVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotification', None, None, ('enum', None, None, 2, None, None, None, _EI1, _EV2)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotification', None, None, ('enum', None, None, 2, None, None, None, _EI1, _EV2, 'enum')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEPeakCurrentRipple', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSEPowerLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSEPowerLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI7, _EV8)),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI7, _EV8, 'enum')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso2.EVSEStatus),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatusCode', None, None, ('enum', None, None, 4, None, None, None, _EI44, _EV45)),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSETimeStamp', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSEVoltageLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatusCode', None, None, ('enum', None, None, 4, None, None, None, _EI44, _EV45, 'enum')),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSETimeStamp', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSEVoltageLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _iso2.EVStatus),
     ('urn:iso:15118:2:2013:MsgBody', 'EVTargetCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'EVTargetVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferMode', None, None, ('enum', None, None, 3, None, None, None, _EI12, _EV13)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferMode', None, None, ('enum', None, None, 3, None, None, None, _EI12, _EV13, 'enum')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _iso2.Entry),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'FaultCode', None, None, ('enum', None, None, 2, None, None, None, _EI58, _EV59)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'FaultMsg', None, None, ('string', None, None, 0, None, None, 64, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'FreeService', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'FullSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'GenChallenge', None, None, ('binary', None, None, 0, 16, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'FaultCode', None, None, ('enum', None, None, 2, None, None, None, _EI58, _EV59, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'FaultMsg', None, None, ('string', None, None, 0, None, None, 64, None, None, 'string')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'FreeService', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'FullSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:15118:2:2013:MsgBody', 'GenChallenge', None, None, ('binary', None, None, 0, 16, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgDef', 'Header', _e_MessageHeaderType, _d_MessageHeaderType, _iso2.MessageHeader),
-    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('urn:iso:15118:2:2013:MsgBody', 'ListOfRootCertificateIDs', _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType, _iso2.ListOfRootCertificateIDs),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('urn:iso:15118:2:2013:MsgBody', 'MaxEntriesSAScheduleTuple', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:iso:15118:2:2013:MsgBody', 'MaxEntriesSAScheduleTuple', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:iso:15118:2:2013:MsgBody', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _iso2.MeterInfo),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterReading', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterReading', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _iso2.MeteringReceiptReq),
     ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _iso2.MeteringReceiptRes),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'Multiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'Multiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgHeader', 'Notification', _e_NotificationType, _d_NotificationType, _iso2.Notification),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'NumEPriceLevels', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'OEMProvisioningCert', None, None, ('binary', None, None, 0, None, None, 800, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'NumEPriceLevels', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgBody', 'OEMProvisioningCert', None, None, ('binary', None, None, 0, None, None, 800, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
-    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'PMax', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxSchedule', _e_PMaxScheduleType, _d_PMaxScheduleType, _iso2.PMaxSchedule),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _iso2.PMaxScheduleEntry),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'Parameter', _e_ParameterType, _d_ParameterType, _iso2.Parameter),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSet', _e_ParameterSetType, _d_ParameterSetType, _iso2.ParameterSet),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _iso2.PaymentDetailsReq),
     ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _iso2.PaymentDetailsRes),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'PaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI60, _EV61)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI60, _EV61, 'enum')),
     ('urn:iso:15118:2:2013:MsgBody', 'PaymentOptionList', _e_PaymentOptionListType, _d_PaymentOptionListType, _iso2.PaymentOptionList),
     ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionReq', _e_PaymentServiceSelectionReqType, _d_PaymentServiceSelectionReqType, _iso2.PaymentServiceSelectionReq),
     ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionRes', _e_PaymentServiceSelectionResType, _d_PaymentServiceSelectionResType, _iso2.PaymentServiceSelectionRes),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _iso2.PowerDeliveryReq),
     ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryRes', _e_PowerDeliveryResType, _d_PowerDeliveryResType, _iso2.PowerDeliveryRes),
     ('urn:iso:15118:2:2013:MsgBody', 'PreChargeReq', _e_PreChargeReqType, _d_PreChargeReqType, _iso2.PreChargeReq),
     ('urn:iso:15118:2:2013:MsgBody', 'PreChargeRes', _e_PreChargeResType, _d_PreChargeResType, _iso2.PreChargeRes),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ProfileEntry', _e_ProfileEntryType, _d_ProfileEntryType, _iso2.ProfileEntry),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'RCD', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'RCD', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'ReceiptRequired', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ReceiptRequired', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeInterval', _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType, _iso2.RelativeTimeInterval),
     ('urn:iso:15118:2:2013:MsgBody', 'RemainingTimeToBulkSoC', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'RemainingTimeToFullSoC', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'RequestedEnergyTransferMode', None, None, ('enum', None, None, 3, None, None, None, _EI12, _EV13)),
-    ('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', None, None, ('enum', None, None, 5, None, None, None, _EI5, _EV6)),
+    ('urn:iso:15118:2:2013:MsgBody', 'RequestedEnergyTransferMode', None, None, ('enum', None, None, 3, None, None, None, _EI12, _EV13, 'enum')),
+    ('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', None, None, ('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
-    ('urn:iso:15118:2:2013:MsgBody', 'RetryCounter', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgBody', 'RetryCounter', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'RootCertificateID', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
     ('urn:iso:15118:2:2013:MsgBody', 'SAProvisioningCertificateChain', _e_CertificateChainType, _d_CertificateChainType, _iso2.CertificateChain),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleList', _e_SAScheduleListType, _d_SAScheduleListType, _iso2.SAScheduleList),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTuple', _e_SAScheduleTupleType, _d_SAScheduleTupleType, _iso2.SAScheduleTuple),
-    ('urn:iso:15118:2:2013:MsgBody', 'SAScheduleTupleID', None, None, ('nbit', 1, 255, 8, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTupleID', None, None, ('nbit', 1, 255, 8, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgBody', 'SAScheduleTupleID', None, None, ('nbit', 1, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTupleID', None, None, ('nbit', 1, 255, 8, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SASchedules', _e_SASchedulesType, _d_SASchedulesType, _iso2.SASchedules),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariff', _e_SalesTariffType, _d_SalesTariffType, _iso2.SalesTariff),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffDescription', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffDescription', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _iso2.SalesTariffEntry),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffID', None, None, ('nbit', 1, 255, 8, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'SelectedPaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI60, _EV61)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffID', None, None, ('nbit', 1, 255, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:15118:2:2013:MsgBody', 'SelectedPaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI60, _EV61, 'enum')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedService', _e_SelectedServiceType, _d_SelectedServiceType, _iso2.SelectedService),
     ('urn:iso:15118:2:2013:MsgBody', 'SelectedServiceList', _e_SelectedServiceListType, _d_SelectedServiceListType, _iso2.SelectedServiceList),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'Service', _e_ServiceType, _d_ServiceType, _iso2.Service),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI18, _EV19)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI18, _EV19)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI18, _EV19, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI18, _EV19, 'enum')),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _iso2.ServiceDetailReq),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _iso2.ServiceDetailRes),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _iso2.ServiceDiscoveryReq),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryRes', _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType, _iso2.ServiceDiscoveryRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceList', _e_ServiceListType, _d_ServiceListType, _iso2.ServiceList),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceName', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceName', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceParameterList', _e_ServiceParameterListType, _d_ServiceParameterListType, _iso2.ServiceParameterList),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 64, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 64, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None)),
-    ('urn:iso:15118:2:2013:MsgHeader', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 64, None, None, 'string')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 64, None, None, 'string')),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None, 'hex')),
+    ('urn:iso:15118:2:2013:MsgHeader', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None, 'hex')),
     ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupReq', _e_SessionSetupReqType, _d_SessionSetupReqType, _iso2.SessionSetupReq),
     ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupRes', _e_SessionSetupResType, _d_SessionSetupResType, _iso2.SessionSetupRes),
     ('urn:iso:15118:2:2013:MsgBody', 'SessionStopReq', _e_SessionStopReqType, _d_SessionStopReqType, _iso2.SessionStopReq),
     ('urn:iso:15118:2:2013:MsgBody', 'SessionStopRes', _e_SessionStopResType, _d_SessionStopResType, _iso2.SessionStopRes),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SigMeterReading', None, None, ('binary', None, None, 0, None, None, 64, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SigMeterReading', None, None, ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Signature', _e_SignatureType, _d_SignatureType, _xmldsig.Signature),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', _e_SignatureMethodType, _d_SignatureMethodType, _xmldsig.SignatureMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperties', _e_SignaturePropertiesType, _d_SignaturePropertiesType, _xmldsig.SignatureProperties),
@@ -9935,37 +9725,872 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SubCertificates', _e_SubCertificatesType, _d_SubCertificatesType, _iso2.SubCertificates),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SupportedEnergyTransferMode', _e_SupportedEnergyTransferModeType, _d_SupportedEnergyTransferModeType, _iso2.SupportedEnergyTransferMode),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'TMeter', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'TMeter', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _iso2.Interval),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'Unit', None, None, ('enum', None, None, 3, None, None, None, _EI62, _EV63)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'Unit', None, None, ('enum', None, None, 3, None, None, None, _EI62, _EV63, 'enum')),
     ('urn:iso:15118:2:2013:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _iso2.V2G_Message),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _iso2.WeldingDetectionReq),
     ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionRes', _e_WeldingDetectionResType, _d_WeldingDetectionResType, _iso2.WeldingDetectionRes),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'amount', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'amountMultiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'boolValue', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'byteValue', None, None, ('nbit', -128, 127, 8, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'costKind', None, None, ('enum', None, None, 2, None, None, None, _EI24, _EV25)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'duration', None, None, ('uint', 0, 86400, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'amount', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'amountMultiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'boolValue', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'byteValue', None, None, ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'costKind', None, None, ('enum', None, None, 2, None, None, None, _EI24, _EV25, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'duration', None, None, ('uint', 0, 86400, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgBody', 'eMAID', None, None, None),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'intValue', None, None, ('int', -2147483648, 2147483647, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'intValue', None, None, ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'physicalValue', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'shortValue', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'start', None, None, ('uint', 0, 16777214, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'shortValue', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'start', None, None, ('uint', 0, 16777214, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'startValue', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'stringValue', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'stringValue', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
 )
+
+TYPES = (
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameterType', 1, _iso2.AC_EVChargeParameter, 35, (('departure_time', False), ('e_amount', False), ('ev_max_voltage', False), ('ev_max_current', False), ('ev_min_current', False)), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EAmount', 62), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxVoltage', 62), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxCurrent', 62), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMinCurrent', 62), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameterType', 1, _iso2.AC_EVSEChargeParameter, 37, (('ac_evse_status', False), ('evse_nominal_voltage', False), ('evse_max_current', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatus', 2), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENominalVoltage', 62), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaxCurrent', 62), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatusType', 1, _iso2.AC_EVSEStatus, 38, (('notification_max_delay', False), ('evse_notification', False), ('rcd', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotification', (('enum', None, None, 2, None, None, None, _EI1, _EV2, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotificationType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'RCD', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AC_EVSEStatusType, _d_AC_EVSEStatusType),
+    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationReqType', 1, _iso2.AuthorizationReq, 5, (('id', False), ('gen_challenge', False)), -1,
+     (('AT', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'GenChallenge', (('binary', None, None, 0, 16, None, None, None, None, 'base64'), ('urn:iso:15118:2:2013:MsgDataTypes', 'genChallengeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0), ('EE', -1, 0)), _e_AuthorizationReqType, _d_AuthorizationReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationResType', 1, _iso2.AuthorizationRes, 5, (('response_code', False), ('evse_processing', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI7, _EV8, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEProcessingType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AuthorizationResType, _d_AuthorizationResType),
+    ('urn:iso:15118:2:2013:MsgBody', 'BodyBaseType', 3, _iso2.BodyBase, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:iso:15118:2:2013:MsgBody', 'BodyType', 1, _iso2.Body, -1, (('authorization_req', False), ('authorization_res', False), ('body_element', False), ('cable_check_req', False), ('cable_check_res', False), ('certificate_installation_req', False), ('certificate_installation_res', False), ('certificate_update_req', False), ('certificate_update_res', False), ('charge_parameter_discovery_req', False), ('charge_parameter_discovery_res', False), ('charging_status_req', False), ('charging_status_res', False), ('current_demand_req', False), ('current_demand_res', False), ('metering_receipt_req', False), ('metering_receipt_res', False), ('payment_details_req', False), ('payment_details_res', False), ('payment_service_selection_req', False), ('payment_service_selection_res', False), ('power_delivery_req', False), ('power_delivery_res', False), ('pre_charge_req', False), ('pre_charge_res', False), ('service_detail_req', False), ('service_detail_res', False), ('service_discovery_req', False), ('service_discovery_res', False), ('session_setup_req', False), ('session_setup_res', False), ('session_stop_req', False), ('session_stop_res', False), ('welding_detection_req', False), ('welding_detection_res', False)), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'AuthorizationReq', 3), ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationRes', 4), ('urn:iso:15118:2:2013:MsgBody', 'BodyElement', 5), ('urn:iso:15118:2:2013:MsgBody', 'CableCheckReq', 7), ('urn:iso:15118:2:2013:MsgBody', 'CableCheckRes', 8), ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationReq', 11), ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationRes', 12), ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateReq', 13), ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateRes', 14), ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReq', 15), ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryRes', 16), ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusReq', 19), ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusRes', 20), ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandReq', 24), ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandRes', 25), ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReq', 48), ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptRes', 49), ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReq', 57), ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsRes', 58), ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionReq', 60), ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionRes', 61), ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryReq', 63), ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryRes', 64), ('urn:iso:15118:2:2013:MsgBody', 'PreChargeReq', 65), ('urn:iso:15118:2:2013:MsgBody', 'PreChargeRes', 66), ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReq', 80), ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailRes', 81), ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReq', 82), ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryRes', 83), ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupReq', 87), ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupRes', 88), ('urn:iso:15118:2:2013:MsgBody', 'SessionStopReq', 89), ('urn:iso:15118:2:2013:MsgBody', 'SessionStopRes', 90), ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionReq', 102), ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionRes', 103), ), (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34), (1, -1, -1, -1), (), ''), ),
+     ((6, (('SE', 0, 0), ('SE', 0, 1), ('SE', 0, 2), ('SE', 0, 3), ('SE', 0, 4), ('SE', 0, 5), ('SE', 0, 6), ('SE', 0, 7), ('SE', 0, 8), ('SE', 0, 9), ('SE', 0, 10), ('SE', 0, 11), ('SE', 0, 12), ('SE', 0, 13), ('SE', 0, 14), ('SE', 0, 15), ('SE', 0, 16), ('SE', 0, 17), ('SE', 0, 18), ('SE', 0, 19), ('SE', 0, 20), ('SE', 0, 21), ('SE', 0, 22), ('SE', 0, 23), ('SE', 0, 24), ('SE', 0, 25), ('SE', 0, 26), ('SE', 0, 27), ('SE', 0, 28), ('SE', 0, 29), ('SE', 0, 30), ('SE', 0, 31), ('SE', 0, 32), ('SE', 0, 33), ('SE', 0, 34), ('EE', -1, 0)), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1), ('SE', 0, 2), ('SE', 0, 3), ('SE', 0, 4), ('SE', 0, 5), ('SE', 0, 6), ('SE', 0, 7), ('SE', 0, 8), ('SE', 0, 9), ('SE', 0, 10), ('SE', 0, 11), ('SE', 0, 12), ('SE', 0, 13), ('SE', 0, 14), ('SE', 0, 15), ('SE', 0, 16), ('SE', 0, 17), ('SE', 0, 18), ('SE', 0, 19), ('SE', 0, 20), ('SE', 0, 21), ('SE', 0, 22), ('SE', 0, 23), ('SE', 0, 24), ('SE', 0, 25), ('SE', 0, 26), ('SE', 0, 27), ('SE', 0, 28), ('SE', 0, 29), ('SE', 0, 30), ('SE', 0, 31), ('SE', 0, 32), ('SE', 0, 33), ('SE', 0, 34), ('EE', -1, 0)), _e_BodyType, _d_BodyType),
+    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckReqType', 1, _iso2.CableCheckReq, 5, (('dc_ev_status', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVStatus', 30), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CableCheckReqType, _d_CableCheckReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckResType', 1, _iso2.CableCheckRes, 5, (('response_code', False), ('dc_evse_status', False), ('evse_processing', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVSEStatus', 29), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI7, _EV8, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEProcessingType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CableCheckResType, _d_CableCheckResType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType', 13, _xmldsig.CanonicalizationMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##any',), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'CertificateChainType', 1, _iso2.CertificateChain, -1, (('id', False), ('certificate', False), ('sub_certificates', False)), -1,
+     (('AT', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Certificate', (('binary', None, None, 0, None, None, 800, None, None, 'base64'), ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SubCertificates', 97), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_CertificateChainType, _d_CertificateChainType),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationReqType', 1, _iso2.CertificateInstallationReq, 5, (('id', False), ('oem_provisioning_cert', False), ('list_of_root_certificate_i_ds', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'OEMProvisioningCert', (('binary', None, None, 0, None, None, 800, None, None, 'base64'), ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ListOfRootCertificateIDs', 44), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_CertificateInstallationReqType, _d_CertificateInstallationReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationResType', 1, _iso2.CertificateInstallationRes, 5, (('response_code', False), ('sa_provisioning_certificate_chain', False), ('contract_signature_cert_chain', False), ('contract_signature_encrypted_private_key', False), ('d_hpublickey', False), ('emaid', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAProvisioningCertificateChain', 10), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureCertChain', 10), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureEncryptedPrivateKey', 22), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DHpublickey', 32), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'eMAID', 34), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CertificateInstallationResType, _d_CertificateInstallationResType),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateReqType', 1, _iso2.CertificateUpdateReq, 5, (('id', False), ('contract_signature_cert_chain', False), ('emaid', False), ('list_of_root_certificate_i_ds', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureCertChain', 10), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'eMAID', (('string', None, None, 0, None, 14, 15, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'eMAIDType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ListOfRootCertificateIDs', 44), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_CertificateUpdateReqType, _d_CertificateUpdateReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateResType', 1, _iso2.CertificateUpdateRes, 5, (('response_code', False), ('sa_provisioning_certificate_chain', False), ('contract_signature_cert_chain', False), ('contract_signature_encrypted_private_key', False), ('d_hpublickey', False), ('emaid', False), ('retry_counter', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAProvisioningCertificateChain', 10), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureCertChain', 10), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureEncryptedPrivateKey', 22), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DHpublickey', 32), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'eMAID', 34), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'RetryCounter', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CertificateUpdateResType, _d_CertificateUpdateResType),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReqType', 1, _iso2.ChargeParameterDiscoveryReq, 5, (('max_entries_sa_schedule_tuple', False), ('requested_energy_transfer_mode', False), ('ac_ev_charge_parameter', False), ('dc_ev_charge_parameter', False), ('ev_charge_parameter', False)), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'MaxEntriesSAScheduleTuple', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'RequestedEnergyTransferMode', (('enum', None, None, 3, None, None, None, _EI12, _EV13, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferModeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameter', 0), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVChargeParameter', 26), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameter', 35), ), (2, 3, 4), (3, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 2, 1), ('SE', 2, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryResType', 1, _iso2.ChargeParameterDiscoveryRes, 5, (('response_code', False), ('evse_processing', False), ('sa_schedule_list', False), ('sa_schedules', False), ('ac_evse_charge_parameter', False), ('dc_evse_charge_parameter', False), ('evse_charge_parameter', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI7, _EV8, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEProcessingType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleList', 72), ('urn:iso:15118:2:2013:MsgDataTypes', 'SASchedules', 74), ), (2, 3), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameter', 1), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEChargeParameter', 28), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEChargeParameter', 37), ), (4, 5, 6), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 2, 1), ('SE', 3, 0), ('SE', 3, 1), ('SE', 3, 2)), 2), (2, (('SE', 3, 0), ('SE', 3, 1), ('SE', 3, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargeServiceType', 1, _iso2.ChargeService, 86, (('service_id', False), ('service_name', False), ('service_category', False), ('service_scope', False), ('free_service', False), ('supported_energy_transfer_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceName', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceNameType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceCategory', (('enum', None, None, 2, None, None, None, _EI18, _EV19, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceScope', (('string', None, None, 0, None, None, 64, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'FreeService', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SupportedEnergyTransferMode', 98), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ChargeServiceType, _d_ChargeServiceType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileType', 1, _iso2.ChargingProfile, -1, (('profile_entry', True),), -1,
+     (('SE', 1, 24, (('urn:iso:15118:2:2013:MsgDataTypes', 'ProfileEntry', 67), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ChargingProfileType, _d_ChargingProfileType),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusReqType', 1, _iso2.ChargingStatusReq, 5, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), _e_ChargingStatusReqType, _d_ChargingStatusReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusResType', 1, _iso2.ChargingStatusRes, 5, (('response_code', False), ('evse_id', False), ('sa_schedule_tuple_id', False), ('evse_max_current', False), ('meter_info', False), ('receipt_required', False), ('ac_evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEID', (('string', None, None, 0, None, 7, 37, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'evseIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAScheduleTupleID', (('nbit', 1, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEMaxCurrent', 62), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'MeterInfo', 47), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ReceiptRequired', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'AC_EVSEStatus', 2), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 5, 0), ('SE', 6, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ChargingStatusResType, _d_ChargingStatusResType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ConsumptionCostType', 1, _iso2.ConsumptionCost, -1, (('start_value', False), ('cost', True)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'startValue', 62), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 3, (('urn:iso:15118:2:2013:MsgDataTypes', 'Cost', 23), ), (1,), (-1, -1, 2, 3), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ConsumptionCostType, _d_ConsumptionCostType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ContractSignatureEncryptedPrivateKeyType', 1, _iso2.ContractSignatureEncryptedPrivateKey, -1, (('id', False), ('value', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, 48, None, None, 'base64'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),), _e_ContractSignatureEncryptedPrivateKeyType, _d_ContractSignatureEncryptedPrivateKeyType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'CostType', 1, _iso2.Cost, -1, (('cost_kind', False), ('amount', False), ('amount_multiplier', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'costKind', (('enum', None, None, 2, None, None, None, _EI24, _EV25, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'costKindType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'amount', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'amountMultiplier', (('nbit', -3, 3, 3, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitMultiplierType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CostType, _d_CostType),
+    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandReqType', 1, _iso2.CurrentDemandReq, 5, (('dc_ev_status', False), ('ev_target_current', False), ('ev_maximum_voltage_limit', False), ('ev_maximum_current_limit', False), ('ev_maximum_power_limit', False), ('bulk_charging_complete', False), ('charging_complete', False), ('remaining_time_to_full_so_c', False), ('remaining_time_to_bulk_so_c', False), ('ev_target_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVStatus', 30), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVTargetCurrent', 62), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVMaximumVoltageLimit', 62), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVMaximumCurrentLimit', 62), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVMaximumPowerLimit', 62), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'BulkChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'RemainingTimeToFullSoC', 62), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'RemainingTimeToBulkSoC', 62), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVTargetVoltage', 62), ), (9,), (10, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 5, 0), ('SE', 6, 0)), 2), (1, (('SE', 6, 0),), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0)), 2), (1, (('SE', 9, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CurrentDemandReqType, _d_CurrentDemandReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandResType', 1, _iso2.CurrentDemandRes, 5, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False), ('evse_present_current', False), ('evse_current_limit_achieved', False), ('evse_voltage_limit_achieved', False), ('evse_power_limit_achieved', False), ('evse_maximum_voltage_limit', False), ('evse_maximum_current_limit', False), ('evse_maximum_power_limit', False), ('evse_id', False), ('sa_schedule_tuple_id', False), ('meter_info', False), ('receipt_required', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVSEStatus', 29), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentVoltage', 62), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentCurrent', 62), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSECurrentLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEVoltageLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEPowerLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumVoltageLimit', 62), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumCurrentLimit', 62), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumPowerLimit', 62), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEID', (('string', None, None, 0, None, 7, 37, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'evseIDType'))), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAScheduleTupleID', (('nbit', 1, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'MeterInfo', 47), ), (12,), (13, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ReceiptRequired', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (13,), (14, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0)), 2), (2, (('SE', 9, 0), ('SE', 10, 0)), 2), (1, (('SE', 10, 0),), 2), (1, (('SE', 11, 0),), 2), (2, (('SE', 12, 0), ('SE', 13, 0), ('EE', -1, 0)), 2), (2, (('SE', 13, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CurrentDemandResType, _d_CurrentDemandResType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVChargeParameterType', 1, _iso2.DC_EVChargeParameter, 35, (('departure_time', False), ('dc_ev_status', False), ('ev_maximum_current_limit', False), ('ev_maximum_power_limit', False), ('ev_maximum_voltage_limit', False), ('ev_energy_capacity', False), ('ev_energy_request', False), ('full_soc', False), ('bulk_soc', False)), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatus', 30), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumCurrentLimit', 62), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumPowerLimit', 62), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumVoltageLimit', 62), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyCapacity', 62), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyRequest', 62), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'FullSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType'))), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'BulkSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType'))), ), (8,), (9, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), _e_DC_EVChargeParameterType, _d_DC_EVChargeParameterType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVPowerDeliveryParameterType', 1, _iso2.DC_EVPowerDeliveryParameter, 36, (('dc_ev_status', False), ('bulk_charging_complete', False), ('charging_complete', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatus', 30), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'BulkChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEChargeParameterType', 1, _iso2.DC_EVSEChargeParameter, 37, (('dc_evse_status', False), ('evse_maximum_current_limit', False), ('evse_maximum_power_limit', False), ('evse_maximum_voltage_limit', False), ('evse_minimum_current_limit', False), ('evse_minimum_voltage_limit', False), ('evse_current_regulation_tolerance', False), ('evse_peak_current_ripple', False), ('evse_energy_to_be_delivered', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatus', 29), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumCurrentLimit', 62), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumPowerLimit', 62), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumVoltageLimit', 62), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMinimumCurrentLimit', 62), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMinimumVoltageLimit', 62), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSECurrentRegulationTolerance', 62), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEPeakCurrentRipple', 62), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEEnergyToBeDelivered', 62), ), (8,), (9, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('SE', 7, 0)), 2), (1, (('SE', 7, 0),), 2), (2, (('SE', 8, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatusType', 1, _iso2.DC_EVSEStatus, 38, (('notification_max_delay', False), ('evse_notification', False), ('evse_isolation_status', False), ('evse_status_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotification', (('enum', None, None, 2, None, None, None, _EI1, _EV2, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotificationType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEIsolationStatus', (('enum', None, None, 3, None, None, None, _EI42, _EV43, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'isolationLevelType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatusCode', (('enum', None, None, 4, None, None, None, _EI44, _EV45, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatusCodeType'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_EVSEStatusType, _d_DC_EVSEStatusType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatusType', 1, _iso2.DC_EVStatus, 39, (('ev_ready', False), ('ev_error_code', False), ('evresssoc', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVReady', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVErrorCode', (('enum', None, None, 4, None, None, None, _EI46, _EV47, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVErrorCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVRESSSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_EVStatusType, _d_DC_EVStatusType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType', 1, _xmldsig.DSAKeyValue, -1, (('p', False), ('q', False), ('g', False), ('y', False), ('j', False), ('seed', False), ('pgen_counter', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'P', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Q', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'G', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Y', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'J', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Seed', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), _e_DSAKeyValueType, _d_DSAKeyValueType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DiffieHellmanPublickeyType', 1, _iso2.DiffieHellmanPublickey, -1, (('id', False), ('value', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, 65, None, None, 'base64'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),), _e_DiffieHellmanPublickeyType, _d_DiffieHellmanPublickeyType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType', 13, _xmldsig.DigestMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EMAIDType', 1, _iso2.EMAID, -1, (('id', False), ('value', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('CH', 1, 1, ((None, None, (('string', None, None, 0, None, 14, 15, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),), _e_EMAIDType, _d_EMAIDType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameterType', 3, _iso2.EVChargeParameter, -1, (('departure_time', False),), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('EE', -1, 0)), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('EE', -1, 0)), None, None),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVPowerDeliveryParameterType', 3, _iso2.EVPowerDeliveryParameter, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEChargeParameterType', 3, _iso2.EVSEChargeParameter, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatusType', 3, _iso2.EVSEStatus, -1, (('notification_max_delay', False), ('evse_notification', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotification', (('enum', None, None, 2, None, None, None, _EI1, _EV2, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotificationType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVStatusType', 3, _iso2.EVStatus, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EntryType', 3, _iso2.Entry, -1, (('relative_time_interval', False), ('time_interval', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeInterval', 70), ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', 41), ), (0, 1), (1, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1)), None, None),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'IntervalType', 3, _iso2.Interval, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType', 13, _xmldsig.KeyInfo, -1, (('id', False), ('content', False)), 1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 43), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 71), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 104), ), (-1,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 52), ), (-1,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 75), ), (-1,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (8, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (9, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 1), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType', 13, _xmldsig.KeyValue, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 31), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 68), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), 0), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ListOfRootCertificateIDsType', 1, _iso2.ListOfRootCertificateIDs, -1, (('root_certificate_id', True),), -1,
+     (('SE', 1, 20, (('urn:iso:15118:2:2013:MsgDataTypes', 'RootCertificateID', 105), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType', 1, _xmldsig.Manifest, -1, (('id', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 69), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_ManifestType, _d_ManifestType),
+    ('urn:iso:15118:2:2013:MsgHeader', 'MessageHeaderType', 1, _iso2.MessageHeader, -1, (('session_id', False), ('notification', False), ('signature', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgHeader', 'SessionID', (('binary', None, None, 0, None, None, 8, None, None, 'hex'), ('urn:iso:15118:2:2013:MsgDataTypes', 'sessionIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgHeader', 'Notification', 50), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Signature', 94), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MessageHeaderType, _d_MessageHeaderType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterInfoType', 1, _iso2.MeterInfo, -1, (('meter_id', False), ('meter_reading', False), ('sig_meter_reading', False), ('meter_status', False), ('t_meter', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'MeterID', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'meterIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'MeterReading', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SigMeterReading', (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:15118:2:2013:MsgDataTypes', 'sigMeterReadingType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'MeterStatus', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'meterStatusType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'TMeter', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MeterInfoType, _d_MeterInfoType),
+    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReqType', 1, _iso2.MeteringReceiptReq, 5, (('id', False), ('session_id', False), ('sa_schedule_tuple_id', False), ('meter_info', False)), -1,
+     (('AT', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SessionID', (('binary', None, None, 0, None, None, 8, None, None, 'hex'), ('urn:iso:15118:2:2013:MsgDataTypes', 'sessionIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAScheduleTupleID', (('nbit', 1, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'MeterInfo', 47), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_MeteringReceiptReqType, _d_MeteringReceiptReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptResType', 1, _iso2.MeteringReceiptRes, 5, (('response_code', False), ('ac_evse_status', False), ('dc_evse_status', False), ('evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatus', 2), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatus', 29), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatus', 38), ), (1, 2, 3), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 1, 1), ('SE', 1, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MeteringReceiptResType, _d_MeteringReceiptResType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationType', 1, _iso2.Notification, -1, (('fault_code', False), ('fault_msg', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'FaultCode', (('enum', None, None, 2, None, None, None, _EI58, _EV59, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'faultCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'FaultMsg', (('string', None, None, 0, None, None, 64, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'faultMsgType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_NotificationType, _d_NotificationType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType', 13, _xmldsig.Object, -1, (('encoding', False), ('id', False), ('mime_type', False), ('content', False)), 3,
+     (('AT', 0, 1, (('', 'Encoding', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'MimeType', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (4, -1, -1, -1), ('##any',), 'lax'), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType', 9, _xmldsig.PGPData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (5, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('SE', 0, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 3, 0)), None, None),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntryType', 1, _iso2.PMaxScheduleEntry, 40, (('relative_time_interval', False), ('time_interval', False), ('p_max', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeInterval', 70), ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', 41), ), (0, 1), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'PMax', 62), ), (2,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1)), _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleType', 1, _iso2.PMaxSchedule, -1, (('p_max_schedule_entry', True),), -1,
+     (('SE', 1, 1024, (('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntry', 53), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PMaxScheduleType, _d_PMaxScheduleType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetType', 1, _iso2.ParameterSet, -1, (('parameter_set_id', False), ('parameter', True)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetID', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 16, (('urn:iso:15118:2:2013:MsgDataTypes', 'Parameter', 56), ), (1,), (-1, -1, 2, 3), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ParameterSetType, _d_ParameterSetType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterType', 1, _iso2.Parameter, -1, (('name', False), ('bool_value', False), ('byte_value', False), ('short_value', False), ('int_value', False), ('physical_value', False), ('string_value', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Name', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'boolValue', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'byteValue', (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'shortValue', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'intValue', (('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'int'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'physicalValue', 62), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'stringValue', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 1), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), _e_ParameterType, _d_ParameterType),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReqType', 1, _iso2.PaymentDetailsReq, 5, (('emaid', False), ('contract_signature_cert_chain', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'eMAID', (('string', None, None, 0, None, 14, 15, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'eMAIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureCertChain', 10), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PaymentDetailsReqType, _d_PaymentDetailsReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsResType', 1, _iso2.PaymentDetailsRes, 5, (('response_code', False), ('gen_challenge', False), ('evse_time_stamp', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'GenChallenge', (('binary', None, None, 0, 16, None, None, None, None, 'base64'), ('urn:iso:15118:2:2013:MsgDataTypes', 'genChallengeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSETimeStamp', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PaymentDetailsResType, _d_PaymentDetailsResType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PaymentOptionListType', 1, _iso2.PaymentOptionList, -1, (('payment_option', True),), -1,
+     (('SE', 1, 2, (('urn:iso:15118:2:2013:MsgDataTypes', 'PaymentOption', (('enum', None, None, 1, None, None, None, _EI60, _EV61, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'paymentOptionType'))), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PaymentOptionListType, _d_PaymentOptionListType),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionReqType', 1, _iso2.PaymentServiceSelectionReq, 5, (('selected_payment_option', False), ('selected_service_list', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SelectedPaymentOption', (('enum', None, None, 1, None, None, None, _EI60, _EV61, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'paymentOptionType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SelectedServiceList', 78), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PaymentServiceSelectionReqType, _d_PaymentServiceSelectionReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionResType', 1, _iso2.PaymentServiceSelectionRes, 5, (('response_code', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PaymentServiceSelectionResType, _d_PaymentServiceSelectionResType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PhysicalValueType', 1, _iso2.PhysicalValue, -1, (('multiplier', False), ('unit', False), ('value', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Multiplier', (('nbit', -3, 3, 3, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitMultiplierType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Unit', (('enum', None, None, 3, None, None, None, _EI62, _EV63, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitSymbolType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Value', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PhysicalValueType, _d_PhysicalValueType),
+    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryReqType', 1, _iso2.PowerDeliveryReq, 5, (('charge_progress', False), ('sa_schedule_tuple_id', False), ('charging_profile', False), ('dc_ev_power_delivery_parameter', False), ('ev_power_delivery_parameter', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ChargeProgress', (('enum', None, None, 2, None, None, None, _EI64, _EV65, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'chargeProgressType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAScheduleTupleID', (('nbit', 1, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ChargingProfile', 18), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVPowerDeliveryParameter', 27), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVPowerDeliveryParameter', 36), ), (3, 4), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 3, 1), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 3, 1), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PowerDeliveryReqType, _d_PowerDeliveryReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryResType', 1, _iso2.PowerDeliveryRes, 5, (('response_code', False), ('ac_evse_status', False), ('dc_evse_status', False), ('evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatus', 2), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatus', 29), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatus', 38), ), (1, 2, 3), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 1, 1), ('SE', 1, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PowerDeliveryResType, _d_PowerDeliveryResType),
+    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeReqType', 1, _iso2.PreChargeReq, 5, (('dc_ev_status', False), ('ev_target_voltage', False), ('ev_target_current', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVStatus', 30), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVTargetVoltage', 62), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVTargetCurrent', 62), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PreChargeReqType, _d_PreChargeReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeResType', 1, _iso2.PreChargeRes, 5, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVSEStatus', 29), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentVoltage', 62), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PreChargeResType, _d_PreChargeResType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ProfileEntryType', 1, _iso2.ProfileEntry, -1, (('charging_profile_entry_start', False), ('charging_profile_entry_max_power', False), ('charging_profile_entry_max_number_of_phases_in_use', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryStart', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxPower', 62), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxNumberOfPhasesInUse', (('nbit', 1, 3, 2, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'maxNumPhasesType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ProfileEntryType, _d_ProfileEntryType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType', 1, _xmldsig.RSAKeyValue, -1, (('modulus', False), ('exponent', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Modulus', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Exponent', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RSAKeyValueType, _d_RSAKeyValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType', 1, _xmldsig.Reference, -1, (('id', False), ('type', False), ('uri', False), ('transforms', False), ('digest_method', False), ('digest_value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 100), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 33), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType'))), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('SE', 3, 0), ('SE', 4, 0)), 1), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 3, 0), ('SE', 4, 0)), _e_ReferenceType, _d_ReferenceType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeIntervalType', 1, _iso2.RelativeTimeInterval, 41, (('start', False), ('duration', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'start', (('uint', 0, 16777214, 0, None, None, None, None, None, 'integer'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'duration', (('uint', 0, 86400, 0, None, None, None, None, None, 'integer'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType', 1, _xmldsig.RetrievalMethod, -1, (('type', False), ('uri', False), ('transforms', False)), -1,
+     (('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 100), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('EE', -1, 0)), _e_RetrievalMethodType, _d_RetrievalMethodType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleListType', 1, _iso2.SAScheduleList, 74, (('sa_schedule_tuple', True),), -1,
+     (('SE', 1, 3, (('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTuple', 73), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SAScheduleListType, _d_SAScheduleListType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTupleType', 1, _iso2.SAScheduleTuple, -1, (('sa_schedule_tuple_id', False), ('p_max_schedule', False), ('sales_tariff', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTupleID', (('nbit', 1, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxSchedule', 54), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariff', 77), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SAScheduleTupleType, _d_SAScheduleTupleType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SASchedulesType', 3, _iso2.SASchedules, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType', 9, _xmldsig.SPKIData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE*', 0, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntryType', 1, _iso2.SalesTariffEntry, 40, (('relative_time_interval', False), ('time_interval', False), ('e_price_level', False), ('consumption_cost', True)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeInterval', 70), ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', 41), ), (0, 1), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EPriceLevel', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (2,), (2, -1, -1, -1), (), ''), ('SE', 0, 3, (('urn:iso:15118:2:2013:MsgDataTypes', 'ConsumptionCost', 21), ), (3,), (-1, -1, 3, 4), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1)), _e_SalesTariffEntryType, _d_SalesTariffEntryType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffType', 1, _iso2.SalesTariff, -1, (('id', False), ('sales_tariff_id', False), ('sales_tariff_description', False), ('num_e_price_levels', False), ('sales_tariff_entry', True)), -1,
+     (('AT', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffID', (('nbit', 1, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffDescription', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'tariffDescriptionType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'NumEPriceLevels', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1024, (('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntry', 76), ), (4,), (-1, -1, 5, 6), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_SalesTariffType, _d_SalesTariffType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedServiceListType', 1, _iso2.SelectedServiceList, -1, (('selected_service', True),), -1,
+     (('SE', 1, 16, (('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedService', 79), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SelectedServiceListType, _d_SelectedServiceListType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedServiceType', 1, _iso2.SelectedService, -1, (('service_id', False), ('parameter_set_id', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetID', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SelectedServiceType, _d_SelectedServiceType),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReqType', 1, _iso2.ServiceDetailReq, 5, (('service_id', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceDetailReqType, _d_ServiceDetailReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailResType', 1, _iso2.ServiceDetailRes, 5, (('response_code', False), ('service_id', False), ('service_parameter_list', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceParameterList', 85), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceDetailResType, _d_ServiceDetailResType),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReqType', 1, _iso2.ServiceDiscoveryReq, 5, (('service_scope', False), ('service_category', False)), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceScope', (('string', None, None, 0, None, None, 64, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceCategory', (('enum', None, None, 2, None, None, None, _EI18, _EV19, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('EE', -1, 0)), _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryResType', 1, _iso2.ServiceDiscoveryRes, 5, (('response_code', False), ('payment_option_list', False), ('charge_service', False), ('service_list', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'PaymentOptionList', 59), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ChargeService', 17), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceList', 84), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceListType', 1, _iso2.ServiceList, -1, (('service', True),), -1,
+     (('SE', 1, 8, (('urn:iso:15118:2:2013:MsgDataTypes', 'Service', 86), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceListType, _d_ServiceListType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceParameterListType', 1, _iso2.ServiceParameterList, -1, (('parameter_set', True),), -1,
+     (('SE', 1, 255, (('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSet', 55), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceParameterListType, _d_ServiceParameterListType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceType', 1, _iso2.Service, -1, (('service_id', False), ('service_name', False), ('service_category', False), ('service_scope', False), ('free_service', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceName', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceNameType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceCategory', (('enum', None, None, 2, None, None, None, _EI18, _EV19, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceScope', (('string', None, None, 0, None, None, 64, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'FreeService', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceType, _d_ServiceType),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupReqType', 1, _iso2.SessionSetupReq, 5, (('evcc_id', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVCCID', (('binary', None, None, 0, None, None, 6, None, None, 'hex'), ('urn:iso:15118:2:2013:MsgDataTypes', 'evccIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SessionSetupReqType, _d_SessionSetupReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupResType', 1, _iso2.SessionSetupRes, 5, (('response_code', False), ('evse_id', False), ('evse_time_stamp', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEID', (('string', None, None, 0, None, 7, 37, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'evseIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSETimeStamp', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SessionSetupResType, _d_SessionSetupResType),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopReqType', 1, _iso2.SessionStopReq, 5, (('charging_session', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ChargingSession', (('enum', None, None, 1, None, None, None, _EI80, _EV81, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'chargingSessionType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SessionStopReqType, _d_SessionStopReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopResType', 1, _iso2.SessionStopRes, 5, (('response_code', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SessionStopResType, _d_SessionStopResType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType', 13, _xmldsig.SignatureMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType', 1, _xmldsig.SignatureProperties, -1, (('id', False), ('signature_property', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 93), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType', 13, _xmldsig.SignatureProperty, -1, (('id', False), ('target', False), ('content', False)), 2,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 1, 1, (('', 'Target', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('AT', 0, 0), ('AT', 1, 0)), 0), (1, (('AT', 1, 0),), 1), (2, (('SE*', 2, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType', 1, _xmldsig.Signature, -1, (('id', False), ('signed_info', False), ('signature_value', False), ('key_info', False), ('object', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 96), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 95), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 42), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Object', 51), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignatureType, _d_SignatureType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType', 1, _xmldsig.SignatureValue, -1, (('id', False), ('value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, None, None, None, 'base64'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('CH', 1, 0)), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),), _e_SignatureValueType, _d_SignatureValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType', 1, _xmldsig.SignedInfo, -1, (('id', False), ('canonicalization_method', False), ('signature_method', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 9), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 91), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 69), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignedInfoType, _d_SignedInfoType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SubCertificatesType', 1, _iso2.SubCertificates, -1, (('certificate', True),), -1,
+     (('SE', 1, 4, (('urn:iso:15118:2:2013:MsgDataTypes', 'Certificate', (('binary', None, None, 0, None, None, 800, None, None, 'base64'), ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType'))), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SubCertificatesType, _d_SubCertificatesType),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SupportedEnergyTransferModeType', 1, _iso2.SupportedEnergyTransferMode, -1, (('energy_transfer_mode', True),), -1,
+     (('SE', 1, 6, (('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferMode', (('enum', None, None, 3, None, None, None, _EI12, _EV13, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferModeType'))), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SupportedEnergyTransferModeType, _d_SupportedEnergyTransferModeType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType', 13, _xmldsig.Transform, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'XPath', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType', 1, _xmldsig.Transforms, -1, (('transform', True),), -1,
+     (('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Transform', 99), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_TransformsType, _d_TransformsType),
+    ('urn:iso:15118:2:2013:MsgDef', 'V2G_Message@anonymous', 0, _iso2.V2G_Message, -1, (('header', False), ('body', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDef', 'Header', 46), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDef', 'Body', 6), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_V2G_Message_anonymous, _d_V2G_Message_anonymous),
+    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionReqType', 1, _iso2.WeldingDetectionReq, 5, (('dc_ev_status', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVStatus', 30), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WeldingDetectionReqType, _d_WeldingDetectionReqType),
+    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionResType', 1, _iso2.WeldingDetectionRes, 5, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVSEStatus', 29), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentVoltage', 62), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WeldingDetectionResType, _d_WeldingDetectionResType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType', 9, _xmldsig.X509Data, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 105), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (5, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (6, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), 0), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType', 1, _xmldsig.X509IssuerSerial, -1, (('x509_issuer_name', False), ('x509_serial_number', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_X509IssuerSerialType, _d_X509IssuerSerialType),
+)
+SIMPLE = (
+    ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'ID', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'IDREF', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NCName', 'http://www.w3.org/2001/XMLSchema', 'Name', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NMTOKEN', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'Name', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'QName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'anyURI', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'base64Binary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2001/XMLSchema', 'boolean', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2001/XMLSchema', 'byte', 'http://www.w3.org/2001/XMLSchema', 'short', ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'hexBinary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'hex')),
+    ('http://www.w3.org/2001/XMLSchema', 'int', 'http://www.w3.org/2001/XMLSchema', 'long', ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'integer', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'language', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'long', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'negativeInteger', 'http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', ('int', None, -1, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('uint', 0, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, 0, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'normalizedString', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'positiveInteger', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 1, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'short', 'http://www.w3.org/2001/XMLSchema', 'int', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'string', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'token', 'http://www.w3.org/2001/XMLSchema', 'normalizedString', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedByte', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedInt', 'http://www.w3.org/2001/XMLSchema', 'unsignedLong', ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedLong', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedShort', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVErrorCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI46, _EV47, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatusCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI44, _EV45, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotificationType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI1, _EV2, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEProcessingType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI7, _EV8, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferModeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI12, _EV13, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedByte', ('nbit', 1, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 800, None, None, 'base64')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'chargeProgressType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI64, _EV65, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'chargingSessionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI80, _EV81, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'costKindType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI24, _EV25, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'dHpublickeyType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 65, None, None, 'base64')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'eMAIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, 14, 15, None, None, 'string')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'evccIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, None, None, 6, None, None, 'hex')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'evseIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, 7, 37, None, None, 'string')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'faultCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI58, _EV59, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'faultMsgType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 64, None, None, 'string')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'genChallengeType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, 16, None, None, None, None, 'base64')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'isolationLevelType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI42, _EV43, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'maxNumPhasesType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', 1, 3, 2, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'meterIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'meterStatusType', 'http://www.w3.org/2001/XMLSchema', 'short', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'paymentOptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI60, _EV61, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'privateKeyType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 48, None, None, 'base64')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI18, _EV19, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceNameType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 64, None, None, 'string')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'sessionIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, None, None, 8, None, None, 'hex')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'sigMeterReadingType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'tariffDescriptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'unitMultiplierType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', -3, 3, 3, None, None, None, None, None, 'integer')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'unitSymbolType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI62, _EV63, 'enum')),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'valueType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI85, _EV86, 'enum')),
+)
+URIS = ('', 'http://www.w3.org/XML/1998/namespace', 'http://www.w3.org/2001/XMLSchema-instance', 'http://www.w3.org/2001/XMLSchema', 'http://www.w3.org/2000/09/xmldsig#', 'urn:iso:15118:2:2013:MsgBody', 'urn:iso:15118:2:2013:MsgDataTypes', 'urn:iso:15118:2:2013:MsgDef', 'urn:iso:15118:2:2013:MsgHeader')
+LOCAL_NAMES = (
+    ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI'),
+    ('base', 'id', 'lang', 'space'),
+    ('nil', 'type'),
+    ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION', 'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date', 'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear', 'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger', 'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short', 'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort'),
+    ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue', 'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType', 'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType', 'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus', 'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter', 'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod', 'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature', 'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType', 'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue', 'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms', 'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName', 'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName', 'XPath', 'Y'),
+    ('AC_EVSEStatus', 'AuthorizationReq', 'AuthorizationReqType', 'AuthorizationRes', 'AuthorizationResType', 'BodyBaseType', 'BodyElement', 'BodyType', 'BulkChargingComplete', 'CableCheckReq', 'CableCheckReqType', 'CableCheckRes', 'CableCheckResType', 'CertificateInstallationReq', 'CertificateInstallationReqType', 'CertificateInstallationRes', 'CertificateInstallationResType', 'CertificateUpdateReq', 'CertificateUpdateReqType', 'CertificateUpdateRes', 'CertificateUpdateResType', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryRes', 'ChargeParameterDiscoveryResType', 'ChargeProgress', 'ChargeService', 'ChargingComplete', 'ChargingProfile', 'ChargingSession', 'ChargingStatusReq', 'ChargingStatusReqType', 'ChargingStatusRes', 'ChargingStatusResType', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'CurrentDemandReq', 'CurrentDemandReqType', 'CurrentDemandRes', 'CurrentDemandResType', 'DC_EVSEStatus', 'DC_EVStatus', 'DHpublickey', 'EVCCID', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaxCurrent', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEProcessing', 'EVSETimeStamp', 'EVSEVoltageLimitAchieved', 'EVTargetCurrent', 'EVTargetVoltage', 'GenChallenge', 'Id', 'ListOfRootCertificateIDs', 'MaxEntriesSAScheduleTuple', 'MeterInfo', 'MeteringReceiptReq', 'MeteringReceiptReqType', 'MeteringReceiptRes', 'MeteringReceiptResType', 'OEMProvisioningCert', 'PaymentDetailsReq', 'PaymentDetailsReqType', 'PaymentDetailsRes', 'PaymentDetailsResType', 'PaymentOptionList', 'PaymentServiceSelectionReq', 'PaymentServiceSelectionReqType', 'PaymentServiceSelectionRes', 'PaymentServiceSelectionResType', 'PowerDeliveryReq', 'PowerDeliveryReqType', 'PowerDeliveryRes', 'PowerDeliveryResType', 'PreChargeReq', 'PreChargeReqType', 'PreChargeRes', 'PreChargeResType', 'ReceiptRequired', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC', 'RequestedEnergyTransferMode', 'ResponseCode', 'RetryCounter', 'SAProvisioningCertificateChain', 'SAScheduleTupleID', 'SelectedPaymentOption', 'SelectedServiceList', 'ServiceCategory', 'ServiceDetailReq', 'ServiceDetailReqType', 'ServiceDetailRes', 'ServiceDetailResType', 'ServiceDiscoveryReq', 'ServiceDiscoveryReqType', 'ServiceDiscoveryRes', 'ServiceDiscoveryResType', 'ServiceID', 'ServiceList', 'ServiceParameterList', 'ServiceScope', 'SessionID', 'SessionSetupReq', 'SessionSetupReqType', 'SessionSetupRes', 'SessionSetupResType', 'SessionStopReq', 'SessionStopReqType', 'SessionStopRes', 'SessionStopResType', 'WeldingDetectionReq', 'WeldingDetectionReqType', 'WeldingDetectionRes', 'WeldingDetectionResType', 'eMAID'),
+    ('AC_EVChargeParameter', 'AC_EVChargeParameterType', 'AC_EVSEChargeParameter', 'AC_EVSEChargeParameterType', 'AC_EVSEStatus', 'AC_EVSEStatusType', 'BulkChargingComplete', 'BulkSOC', 'Certificate', 'CertificateChainType', 'ChargeServiceType', 'ChargingComplete', 'ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart', 'ChargingProfileType', 'ConsumptionCost', 'ConsumptionCostType', 'ContractSignatureEncryptedPrivateKeyType', 'Cost', 'CostType', 'DC_EVChargeParameter', 'DC_EVChargeParameterType', 'DC_EVErrorCodeType', 'DC_EVPowerDeliveryParameter', 'DC_EVPowerDeliveryParameterType', 'DC_EVSEChargeParameter', 'DC_EVSEChargeParameterType', 'DC_EVSEStatus', 'DC_EVSEStatusCodeType', 'DC_EVSEStatusType', 'DC_EVStatus', 'DC_EVStatusType', 'DepartureTime', 'DiffieHellmanPublickeyType', 'EAmount', 'EMAIDType', 'EPriceLevel', 'EVChargeParameter', 'EVChargeParameterType', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVErrorCode', 'EVMaxCurrent', 'EVMaxVoltage', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVMinCurrent', 'EVPowerDeliveryParameter', 'EVPowerDeliveryParameterType', 'EVRESSSOC', 'EVReady', 'EVSEChargeParameter', 'EVSEChargeParameterType', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEIsolationStatus', 'EVSEMaxCurrent', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSENominalVoltage', 'EVSENotification', 'EVSENotificationType', 'EVSEPeakCurrentRipple', 'EVSEProcessingType', 'EVSEStatus', 'EVSEStatusCode', 'EVSEStatusType', 'EVStatus', 'EVStatusType', 'EnergyTransferMode', 'EnergyTransferModeType', 'Entry', 'EntryType', 'FaultCode', 'FaultMsg', 'FreeService', 'FullSOC', 'Id', 'IntervalType', 'ListOfRootCertificateIDsType', 'MeterID', 'MeterInfoType', 'MeterReading', 'MeterStatus', 'Multiplier', 'Name', 'NotificationMaxDelay', 'NotificationType', 'NumEPriceLevels', 'PMax', 'PMaxSchedule', 'PMaxScheduleEntry', 'PMaxScheduleEntryType', 'PMaxScheduleType', 'Parameter', 'ParameterSet', 'ParameterSetID', 'ParameterSetType', 'ParameterType', 'PaymentOption', 'PaymentOptionListType', 'PhysicalValueType', 'ProfileEntry', 'ProfileEntryType', 'RCD', 'RelativeTimeInterval', 'RelativeTimeIntervalType', 'RootCertificateID', 'SAIDType', 'SAScheduleList', 'SAScheduleListType', 'SAScheduleTuple', 'SAScheduleTupleID', 'SAScheduleTupleType', 'SASchedules', 'SASchedulesType', 'SalesTariff', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffEntryType', 'SalesTariffID', 'SalesTariffType', 'SelectedService', 'SelectedServiceListType', 'SelectedServiceType', 'Service', 'ServiceCategory', 'ServiceID', 'ServiceListType', 'ServiceName', 'ServiceParameterListType', 'ServiceScope', 'ServiceType', 'SigMeterReading', 'SubCertificates', 'SubCertificatesType', 'SupportedEnergyTransferMode', 'SupportedEnergyTransferModeType', 'TMeter', 'TimeInterval', 'Unit', 'Value', 'amount', 'amountMultiplier', 'boolValue', 'byteValue', 'certificateType', 'chargeProgressType', 'chargingSessionType', 'costKind', 'costKindType', 'dHpublickeyType', 'duration', 'eMAIDType', 'evccIDType', 'evseIDType', 'faultCodeType', 'faultMsgType', 'genChallengeType', 'intValue', 'isolationLevelType', 'maxNumPhasesType', 'meterIDType', 'meterStatusType', 'paymentOptionType', 'percentValueType', 'physicalValue', 'privateKeyType', 'responseCodeType', 'serviceCategoryType', 'serviceIDType', 'serviceNameType', 'serviceScopeType', 'sessionIDType', 'shortValue', 'sigMeterReadingType', 'start', 'startValue', 'stringValue', 'tariffDescriptionType', 'unitMultiplierType', 'unitSymbolType', 'valueType'),
+    ('Body', 'Header', 'V2G_Message'),
+    ('MessageHeaderType', 'Notification', 'SessionID'),
+)
+DOCUMENT_REFS = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    7,
+    8,
+    9,
+    11,
+    12,
+    13,
+    14,
+    15,
+    16,
+    19,
+    20,
+    24,
+    25,
+    26,
+    27,
+    28,
+    29,
+    30,
+    31,
+    33,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    35,
+    36,
+    37,
+    38,
+    39,
+    40,
+    42,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    43,
+    45,
+    48,
+    49,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    51,
+    52,
+    53,
+    57,
+    58,
+    60,
+    61,
+    63,
+    64,
+    65,
+    66,
+    68,
+    69,
+    70,
+    71,
+    72,
+    74,
+    75,
+    76,
+    80,
+    81,
+    82,
+    83,
+    87,
+    88,
+    89,
+    90,
+    94,
+    91,
+    92,
+    93,
+    95,
+    96,
+    41,
+    99,
+    100,
+    101,
+    102,
+    103,
+    104,
+)
+FRAGMENT_REFS = (
+    0,
+    1,
+    2,
+    2,
+    3,
+    4,
+    6,
+    5,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType')),
+    7,
+    8,
+    9,
+    (('binary', None, None, 0, None, None, 800, None, None, 'base64'), ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType')),
+    11,
+    12,
+    13,
+    14,
+    15,
+    16,
+    (('enum', None, None, 2, None, None, None, _EI64, _EV65, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'chargeProgressType')),
+    17,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    18,
+    (('nbit', 1, 3, 2, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'maxNumPhasesType')),
+    62,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('enum', None, None, 1, None, None, None, _EI80, _EV81, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'chargingSessionType')),
+    19,
+    20,
+    21,
+    10,
+    22,
+    23,
+    24,
+    25,
+    26,
+    27,
+    28,
+    29,
+    29,
+    30,
+    30,
+    32,
+    31,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    33,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    62,
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('binary', None, None, 0, None, None, 6, None, None, 'hex'), ('urn:iso:15118:2:2013:MsgDataTypes', 'evccIDType')),
+    35,
+    62,
+    62,
+    (('enum', None, None, 4, None, None, None, _EI46, _EV47, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVErrorCodeType')),
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    36,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    37,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    62,
+    62,
+    (('string', None, None, 0, None, 7, 37, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'evseIDType')),
+    (('enum', None, None, 3, None, None, None, _EI42, _EV43, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'isolationLevelType')),
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    (('enum', None, None, 2, None, None, None, _EI1, _EV2, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotificationType')),
+    62,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    62,
+    62,
+    (('enum', None, None, 2, None, None, None, _EI7, _EV8, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEProcessingType')),
+    38,
+    (('enum', None, None, 4, None, None, None, _EI44, _EV45, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatusCodeType')),
+    (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'long')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    39,
+    62,
+    62,
+    (('enum', None, None, 3, None, None, None, _EI12, _EV13, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferModeType')),
+    40,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('enum', None, None, 2, None, None, None, _EI58, _EV59, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'faultCodeType')),
+    (('string', None, None, 0, None, None, 64, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'faultMsgType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('binary', None, None, 0, 16, None, None, None, None, 'base64'), ('urn:iso:15118:2:2013:MsgDataTypes', 'genChallengeType')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType')),
+    46,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    42,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    43,
+    44,
+    45,
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'meterIDType')),
+    47,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'meterStatusType')),
+    48,
+    49,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', -3, 3, 3, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitMultiplierType')),
+    50,
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('binary', None, None, 0, None, None, 800, None, None, 'base64'), ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType')),
+    51,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    52,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    62,
+    54,
+    53,
+    56,
+    55,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    57,
+    58,
+    (('enum', None, None, 1, None, None, None, _EI60, _EV61, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'paymentOptionType')),
+    59,
+    60,
+    61,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    63,
+    64,
+    65,
+    66,
+    67,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    68,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    69,
+    70,
+    62,
+    62,
+    (('enum', None, None, 3, None, None, None, _EI12, _EV13, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferModeType')),
+    (('enum', None, None, 5, None, None, None, _EI5, _EV6, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType')),
+    71,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    105,
+    10,
+    72,
+    73,
+    (('nbit', 1, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType')),
+    (('nbit', 1, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType')),
+    74,
+    75,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    77,
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'tariffDescriptionType')),
+    76,
+    (('nbit', 1, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('enum', None, None, 1, None, None, None, _EI60, _EV61, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'paymentOptionType')),
+    79,
+    78,
+    86,
+    (('enum', None, None, 2, None, None, None, _EI18, _EV19, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType')),
+    (('enum', None, None, 2, None, None, None, _EI18, _EV19, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType')),
+    80,
+    81,
+    82,
+    83,
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType')),
+    84,
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceNameType')),
+    85,
+    (('string', None, None, 0, None, None, 64, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType')),
+    (('string', None, None, 0, None, None, 64, None, None, 'string'), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType')),
+    (('binary', None, None, 0, None, None, 8, None, None, 'hex'), ('urn:iso:15118:2:2013:MsgDataTypes', 'sessionIDType')),
+    (('binary', None, None, 0, None, None, 8, None, None, 'hex'), ('urn:iso:15118:2:2013:MsgDataTypes', 'sessionIDType')),
+    87,
+    88,
+    89,
+    90,
+    (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:15118:2:2013:MsgDataTypes', 'sigMeterReadingType')),
+    94,
+    91,
+    92,
+    93,
+    95,
+    96,
+    97,
+    98,
+    (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'long')),
+    41,
+    99,
+    100,
+    (('enum', None, None, 3, None, None, None, _EI62, _EV63, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitSymbolType')),
+    101,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    102,
+    103,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    104,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    105,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('nbit', -3, 3, 3, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitMultiplierType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte')),
+    (('enum', None, None, 2, None, None, None, _EI24, _EV25, 'enum'), ('urn:iso:15118:2:2013:MsgDataTypes', 'costKindType')),
+    (('uint', 0, 86400, 0, None, None, None, None, None, 'integer'), None),
+    None,
+    (('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'int')),
+    62,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('uint', 0, 16777214, 0, None, None, None, None, None, 'integer'), None),
+    62,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+)
+SCHEMA = SchemaTables(NAME, TYPES, SIMPLE, URIS, LOCAL_NAMES, DOCUMENT, DOCUMENT_REFS, FRAGMENT, FRAGMENT_REFS)
 

@@ -10,8 +10,9 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
+from exi.generic import dec_generic, enc_generic
+from exi.tables import SchemaTables
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, SlowPath, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso20_ac as _iso20_ac
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
@@ -92,45 +93,44 @@ _T71 = {10: (8, 4), 11: (7, 4), 12: (6, 4), 13: (5, 4), 14: (4, 4), 15: (3, 3), 
 _T72 = {10: (9, 4), 11: (8, 4), 12: (7, 4), 13: (6, 4), 14: (5, 4), 15: (4, 3), 16: (3, 3), 17: (2, 3), 18: (1, 3), 19: (0, 2)}
 _T73 = {10: (10, 4), 11: (9, 4), 12: (8, 4), 13: (7, 4), 14: (6, 4), 15: (5, 3), 16: (4, 3), 17: (3, 3), 18: (2, 3), 19: (1, 2), 20: (0, 2)}
 _T74 = {10: (11, 4), 11: (10, 4), 12: (9, 4), 13: (8, 4), 14: (7, 4), 15: (6, 3), 16: (5, 3), 17: (4, 3), 18: (3, 3), 19: (2, 2), 20: (1, 2), 21: (0, 1)}
-_T75 = {2: (1, 3), 3: (0, 2)}
-_T76 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T77 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T78 = {0: (1, 2), 2: (0, 2)}
-_T79 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T80 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
-_T81 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
-_T82 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
-_T83 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
-_T84 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
-_T85 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
-_T86 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
-_T87 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T88 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_EI89 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_EV90 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
-_T91 = {2: (1, 2), 3: (0, 1)}
-_T92 = {2: (1, 3), 3: (0, 3)}
-_T93 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
-_T94 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
-_T95 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
-_T96 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
-_T97 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T98 = {1: (1, 3), 2: (0, 3)}
-_T99 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
-_T100 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
-_T101 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T102 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_T103 = {0: (1, 3), 1: (0, 2)}
-_T104 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
-_T105 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T106 = {10: (1, 3), 11: (0, 3)}
-_T107 = {10: (2, 3), 11: (1, 3), 12: (0, 3)}
-_T108 = {10: (3, 3), 11: (2, 3), 12: (1, 3), 13: (0, 2)}
-_T109 = {10: (4, 3), 11: (3, 3), 12: (2, 3), 13: (1, 2), 14: (0, 2)}
-_T110 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
-_T111 = {3: (1, 2), 4: (0, 2)}
-_T112 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
-_T113 = {0: (16, 5), 1: (8, 4)}
+_T75 = {0: (1, 2), 2: (0, 2)}
+_T76 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T77 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
+_T78 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
+_T79 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
+_T80 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
+_T81 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
+_T82 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
+_T83 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
+_T84 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T85 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_EI86 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_EV87 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
+_T88 = {2: (1, 2), 3: (0, 1)}
+_T89 = {2: (1, 3), 3: (0, 3)}
+_T90 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
+_T91 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
+_T92 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
+_T93 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
+_T94 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T95 = {1: (1, 3), 2: (0, 3)}
+_T96 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
+_T97 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
+_T98 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T99 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_T100 = {0: (1, 3), 1: (0, 2)}
+_T101 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
+_T102 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T103 = {10: (1, 3), 11: (0, 3)}
+_T104 = {10: (2, 3), 11: (1, 3), 12: (0, 3)}
+_T105 = {10: (3, 3), 11: (2, 3), 12: (1, 3), 13: (0, 2)}
+_T106 = {10: (4, 3), 11: (3, 3), 12: (2, 3), 13: (1, 2), 14: (0, 2)}
+_T107 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
+_T108 = {3: (1, 2), 4: (0, 2)}
+_T109 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
+_T110 = {0: (16, 5), 1: (8, 4)}
+_EI111 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_EV112 = (_iso20_types.Processing.Finished, _iso20_types.Processing.Ongoing, _iso20_types.Processing.Ongoing_WaitingForCustomerInteraction, )
 
 
 def _e_AC_CPDReqEnergyTransferModeType(acc, n, o):
@@ -138,6 +138,7 @@ def _e_AC_CPDReqEnergyTransferModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_ac.AC_CPDReqEnergyTransferMode: raise SlowPath
         v = o.ev_maximum_charge_power
         if v is None: raise missing('EVMaximumChargePower')
         f = 'EVMaximumChargePower'
@@ -214,7 +215,7 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -223,7 +224,7 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -239,7 +240,7 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -248,7 +249,7 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -279,6 +280,7 @@ def _e_AC_CPDResEnergyTransferModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_ac.AC_CPDResEnergyTransferMode: raise SlowPath
         v = o.evse_maximum_charge_power
         if v is None: raise missing('EVSEMaximumChargePower')
         f = 'EVSEMaximumChargePower'
@@ -412,7 +414,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -421,7 +423,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -437,7 +439,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency', 3)
         p += 2
         nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -446,7 +448,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -462,7 +464,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 6)
         p += 3
         nxt = (7, 8, 9, 10, 11, -1)[c]
         if nxt == 7:
@@ -471,7 +473,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 5)
             p += 3
             nxt = (8, 9, 10, 11, -1)[c]
         if nxt == 8:
@@ -480,7 +482,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 4)
             p += 3
             nxt = (9, 10, 11, -1)[c]
         if nxt == 9:
@@ -489,7 +491,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 3)
             p += 2
             nxt = (10, 11, -1)[c]
         if nxt == 10:
@@ -498,7 +500,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE', 2)
             p += 2
             nxt = (11, -1)[c]
         if nxt == 11:
@@ -578,10 +580,10 @@ def _e_AC_ChargeLoopReqType(acc, n, o):
         v = o.cl_req_control_mode
         if v is not None:
             f = 'CLReqControlMode'
-            raise abstract('CLReqControlMode')
-            s = 4
             acc = (acc << 3) | 2
             n += 3
+            acc, n = _e_CLReqControlModeType(acc, n, v)
+            s = 4
         if s == 4 and o.dynamic_ac_cl_req_control_mode is not None: raise only_one('BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode')
         v = o.dynamic_ac_cl_req_control_mode
         if v is not None:
@@ -627,7 +629,7 @@ def _d_AC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
+        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -645,7 +647,7 @@ def _d_AC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
         p += 3
         x2 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode')
+        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode', 5)
         p += 3
         nxt = (3, 4, 5, 6, 7)[c]
         if nxt == 3:
@@ -666,7 +668,7 @@ def _d_AC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
             p += 1
         if nxt == 5:
             f = 'CLReqControlMode'
-            raise DecodeError('element CLReqControlMode has an abstract type', bit_offset=p)
+            raise DecodeError('element CLReqControlMode has an abstract type', bit_offset=p, escape=True)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -784,7 +786,7 @@ def _e_AC_ChargeLoopResType(acc, n, o):
             if cw is None: raise not_allowed('CLResControlMode', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            raise abstract('CLResControlMode')
+            acc, n = _e_CLResControlModeType(acc, n, v)
             s = 7
         if s == 7 and o.dynamic_ac_cl_res_control_mode is not None: raise only_one('BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
         v = o.dynamic_ac_cl_res_control_mode
@@ -845,7 +847,7 @@ def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
         p += 9
         x1 = v
         c = (D >> (T - p - 4)) & 15
-        if c >= 9: raise bad_event(c, 4, p, 'EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
+        if c >= 9: raise bad_event(c, 4, p, 'EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', 9)
         p += 4
         nxt = (2, 3, 4, 5, 6, 7, 8, 9, 10)[c]
         if nxt == 2:
@@ -854,7 +856,7 @@ def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
+            if c >= 8: raise bad_event(c, 4, p, 'MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, 10)[c]
         if nxt == 3:
@@ -863,7 +865,7 @@ def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
+            if c >= 7: raise bad_event(c, 3, p, 'Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, 10)[c]
         if nxt == 4:
@@ -872,7 +874,7 @@ def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, 10)[c]
         if nxt == 5:
@@ -881,7 +883,7 @@ def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', 5)
             p += 3
             nxt = (6, 7, 8, 9, 10)[c]
         if nxt == 6:
@@ -902,7 +904,7 @@ def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
             p += 1
         if nxt == 8:
             f = 'CLResControlMode'
-            raise DecodeError('element CLResControlMode has an abstract type', bit_offset=p)
+            raise DecodeError('element CLResControlMode has an abstract type', bit_offset=p, escape=True)
             x8 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -995,7 +997,7 @@ def _d_AC_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_i
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'AC_CPDReqEnergyTransferMode, BPT_AC_CPDReqEnergyTransferMode')
+        if c >= 2: raise bad_event(c, 2, p, 'AC_CPDReqEnergyTransferMode, BPT_AC_CPDReqEnergyTransferMode', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -1092,7 +1094,7 @@ def _d_AC_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_i
         p += 9
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'AC_CPDResEnergyTransferMode, BPT_AC_CPDResEnergyTransferMode')
+        if c >= 2: raise bad_event(c, 2, p, 'AC_CPDResEnergyTransferMode, BPT_AC_CPDResEnergyTransferMode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -1259,7 +1261,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -1268,7 +1270,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -1284,7 +1286,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVMaximumDischargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVMaximumDischargePower', 3)
         p += 2
         nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -1293,7 +1295,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVMaximumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVMaximumDischargePower', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -1309,7 +1311,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower', 3)
         p += 2
         nxt = (7, 8, 9)[c]
         if nxt == 7:
@@ -1318,7 +1320,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower', 2)
             p += 2
             nxt = (8, 9)[c]
         if nxt == 8:
@@ -1334,7 +1336,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x9 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 3)
         p += 2
         nxt = (10, 11, -1)[c]
         if nxt == 10:
@@ -1343,7 +1345,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE', 2)
             p += 2
             nxt = (11, -1)[c]
         if nxt == 11:
@@ -1567,7 +1569,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -1576,7 +1578,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -1592,7 +1594,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency', 3)
         p += 2
         nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -1601,7 +1603,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -1617,7 +1619,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
+        if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', 6)
         p += 3
         nxt = (7, 8, 9, 10, 11, 12)[c]
         if nxt == 7:
@@ -1626,7 +1628,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', 5)
             p += 3
             nxt = (8, 9, 10, 11, 12)[c]
         if nxt == 8:
@@ -1635,7 +1637,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', 4)
             p += 3
             nxt = (9, 10, 11, 12)[c]
         if nxt == 9:
@@ -1644,7 +1646,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', 3)
             p += 2
             nxt = (10, 11, 12)[c]
         if nxt == 10:
@@ -1653,7 +1655,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EVSEMaximumDischargePower', 2)
             p += 2
             nxt = (11, 12)[c]
         if nxt == 11:
@@ -1669,7 +1671,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x12 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L2, EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L2, EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower', 3)
         p += 2
         nxt = (13, 14, 15)[c]
         if nxt == 13:
@@ -1678,7 +1680,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x13 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower', 2)
             p += 2
             nxt = (14, 15)[c]
         if nxt == 14:
@@ -1694,7 +1696,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x15 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L2, EVSEMinimumDischargePower_L3, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L2, EVSEMinimumDischargePower_L3, EE', 3)
         p += 2
         nxt = (16, 17, -1)[c]
         if nxt == 16:
@@ -1703,7 +1705,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x16 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L3, EE', 2)
             p += 2
             nxt = (17, -1)[c]
         if nxt == 17:
@@ -1979,7 +1981,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         x22 = None
         x23 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -2026,7 +2028,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower', 3)
         p += 2
         nxt = (5, 6, 7)[c]
         if nxt == 5:
@@ -2035,7 +2037,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower', 2)
             p += 2
             nxt = (6, 7)[c]
         if nxt == 6:
@@ -2051,7 +2053,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 3)
         p += 2
         nxt = (8, 9, 10)[c]
         if nxt == 8:
@@ -2060,7 +2062,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower', 2)
             p += 2
             nxt = (9, 10)[c]
         if nxt == 9:
@@ -2076,7 +2078,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x10 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower', 3)
         p += 2
         nxt = (11, 12, 13)[c]
         if nxt == 11:
@@ -2085,7 +2087,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower', 2)
             p += 2
             nxt = (12, 13)[c]
         if nxt == 12:
@@ -2101,7 +2103,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x13 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower', 3)
         p += 2
         nxt = (14, 15, 16)[c]
         if nxt == 14:
@@ -2110,7 +2112,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x14 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower', 2)
             p += 2
             nxt = (15, 16)[c]
         if nxt == 15:
@@ -2126,7 +2128,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x16 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower', 3)
         p += 2
         nxt = (17, 18, 19)[c]
         if nxt == 17:
@@ -2135,7 +2137,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x17 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower', 2)
             p += 2
             nxt = (18, 19)[c]
         if nxt == 18:
@@ -2151,7 +2153,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x19 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', 5)
         p += 3
         nxt = (20, 21, 22, 23, -1)[c]
         if nxt == 20:
@@ -2160,7 +2162,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x20 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', 4)
             p += 3
             nxt = (21, 22, 23, -1)[c]
         if nxt == 21:
@@ -2169,7 +2171,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x21 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', 3)
             p += 2
             nxt = (22, 23, -1)[c]
         if nxt == 22:
@@ -2178,7 +2180,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x22 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE', 2)
             p += 2
             nxt = (23, -1)[c]
         if nxt == 23:
@@ -2383,7 +2385,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         x11 = None
         x12 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
+        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -2402,7 +2404,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
+            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -2414,7 +2416,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             p += 9
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSETargetActivePower')
+            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSETargetActivePower', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -2426,7 +2428,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             p += 9
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSETargetActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSETargetActivePower', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -2452,7 +2454,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 4)) & 15
-        if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+        if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 9)
         p += 4
         nxt = (5, 6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 5:
@@ -2461,7 +2463,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 8)
             p += 4
             nxt = (6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 6:
@@ -2470,7 +2472,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 7)
             p += 3
             nxt = (7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 7:
@@ -2479,7 +2481,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 6)
             p += 3
             nxt = (8, 9, 10, 11, 12, -1)[c]
         if nxt == 8:
@@ -2488,7 +2490,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 5)
             p += 3
             nxt = (9, 10, 11, 12, -1)[c]
         if nxt == 9:
@@ -2497,7 +2499,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 4)
             p += 3
             nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
@@ -2506,7 +2508,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 3)
             p += 2
             nxt = (11, 12, -1)[c]
         if nxt == 11:
@@ -2515,7 +2517,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE', 2)
             p += 2
             nxt = (12, -1)[c]
         if nxt == 12:
@@ -2775,7 +2777,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
         x19 = None
         x20 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 10: raise bad_event(c, 4, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+        if c >= 10: raise bad_event(c, 4, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 10)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 0:
@@ -2784,7 +2786,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 9)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 1:
@@ -2793,7 +2795,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 8)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 2:
@@ -2802,7 +2804,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 7)
             p += 3
             nxt = (3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 3:
@@ -2811,7 +2813,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 6)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9)[c]
         if nxt == 4:
@@ -2820,7 +2822,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 5)
             p += 3
             nxt = (5, 6, 7, 8, 9)[c]
         if nxt == 5:
@@ -2829,7 +2831,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 4)
             p += 3
             nxt = (6, 7, 8, 9)[c]
         if nxt == 6:
@@ -2838,7 +2840,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 3)
             p += 2
             nxt = (7, 8, 9)[c]
         if nxt == 7:
@@ -2847,7 +2849,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower', 2)
             p += 2
             nxt = (8, 9)[c]
         if nxt == 8:
@@ -2863,7 +2865,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
         if p > L: D, T, L = window(R, p)
         x9 = v
         c = (D >> (T - p - 4)) & 15
-        if c >= 12: raise bad_event(c, 4, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+        if c >= 12: raise bad_event(c, 4, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 12)
         p += 4
         nxt = (10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 10:
@@ -2872,7 +2874,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 11: raise bad_event(c, 4, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 11: raise bad_event(c, 4, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 11)
             p += 4
             nxt = (11, 12, 13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 11:
@@ -2881,7 +2883,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 10)
             p += 4
             nxt = (12, 13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 12:
@@ -2890,7 +2892,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 9)
             p += 4
             nxt = (13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 13:
@@ -2899,7 +2901,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x13 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 8)
             p += 4
             nxt = (14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 14:
@@ -2908,7 +2910,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x14 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 7)
             p += 3
             nxt = (15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 15:
@@ -2917,7 +2919,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x15 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 6)
             p += 3
             nxt = (16, 17, 18, 19, 20, -1)[c]
         if nxt == 16:
@@ -2926,7 +2928,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x16 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 5)
             p += 3
             nxt = (17, 18, 19, 20, -1)[c]
         if nxt == 17:
@@ -2935,7 +2937,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x17 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 4)
             p += 3
             nxt = (18, 19, 20, -1)[c]
         if nxt == 18:
@@ -2944,7 +2946,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x18 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 3)
             p += 2
             nxt = (19, 20, -1)[c]
         if nxt == 19:
@@ -2953,7 +2955,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x19 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE', 2)
             p += 2
             nxt = (20, -1)[c]
         if nxt == 20:
@@ -3104,7 +3106,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
         x7 = None
         x8 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 10: raise bad_event(c, 4, p, 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+        if c >= 10: raise bad_event(c, 4, p, 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 10)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 0:
@@ -3113,7 +3115,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 9)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 1:
@@ -3122,7 +3124,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 8)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 2:
@@ -3131,7 +3133,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 7)
             p += 3
             nxt = (3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 3:
@@ -3140,7 +3142,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 6)
             p += 3
             nxt = (4, 5, 6, 7, 8, -1)[c]
         if nxt == 4:
@@ -3149,7 +3151,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 5)
             p += 3
             nxt = (5, 6, 7, 8, -1)[c]
         if nxt == 5:
@@ -3158,7 +3160,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 4)
             p += 3
             nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
@@ -3167,7 +3169,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 3)
             p += 2
             nxt = (7, 8, -1)[c]
         if nxt == 7:
@@ -3176,7 +3178,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE', 2)
             p += 2
             nxt = (8, -1)[c]
         if nxt == 8:
@@ -3210,9 +3212,7 @@ def _e_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3220,14 +3220,11 @@ def _e_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLReqControlMode):
+def _d_CLReqControlModeType(D, T, p, L, R):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3240,9 +3237,7 @@ def _e_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3250,14 +3245,11 @@ def _e_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLResControlMode):
+def _d_CLResControlModeType(D, T, p, L, R):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3270,7 +3262,7 @@ def _e_CanonicalizationMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_CanonicalizationMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 14)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3282,7 +3274,7 @@ def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 14)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3295,33 +3287,7 @@ def _e_ChargeLoopReqType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.display_parameters
-        if v is not None:
-            f = 'DisplayParameters'
-            acc <<= 2
-            n += 2
-            acc, n = _e_DisplayParametersType(acc, n, v)
-            s = 2
-        v = o.meter_info_requested
-        if v is None: raise missing('MeterInfoRequested')
-        f = 'MeterInfoRequested'
-        cw = _T9.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc = (acc << 3) | (w_bool(v) << 1)
-        n += 3
-        s = 3
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3329,44 +3295,11 @@ def _e_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
+def _d_ChargeLoopReqType(D, T, p, L, R):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x1 = None
-        nxt = 0
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
-        p += 2
-        nxt = (1, 2)[c]
-        if nxt == 1:
-            f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x1 = v
-            nxt = 2
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        f = 'MeterInfoRequested'
-        x = (D >> (T - p - 3)) & 7
-        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
-        v = (x & 2) == 2
-        p += 3
-        x2 = v
-        nxt = -1
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        return o, p
+        raise DecodeError('type ChargeLoopReqType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3379,50 +3312,7 @@ def _e_ChargeLoopResType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI10)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        v = o.evse_status
-        if v is not None:
-            f = 'EVSEStatus'
-            acc <<= 3
-            n += 3
-            acc, n = _e_EVSEStatusType(acc, n, v)
-            s = 3
-        v = o.meter_info
-        if v is not None:
-            f = 'MeterInfo'
-            cw = _T75.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_MeterInfoType(acc, n, v)
-            s = 4
-        v = o.receipt
-        if v is not None:
-            f = 'Receipt'
-            cw = _T76.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_ReceiptType(acc, n, v)
-            s = 5
-        cw = _T77.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3430,64 +3320,11 @@ def _e_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
+def _d_ChargeLoopResType(D, T, p, L, R):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x2 = None
-        x3 = None
-        x4 = None
-        nxt = 0
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        nxt = 1
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV11[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EE')
-        p += 3
-        nxt = (2, 3, 4, -1)[c]
-        if nxt == 2:
-            f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x2 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
-            p += 2
-            nxt = (3, 4, -1)[c]
-        if nxt == 3:
-            f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x3 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
-            p += 2
-            nxt = (4, -1)[c]
-        if nxt == 4:
-            f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x4 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        _s4(o, x4)
-        return o, p
+        raise DecodeError('type ChargeLoopResType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3500,16 +3337,7 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3517,20 +3345,11 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R):
     """Decode ChargeParameterDiscoveryReqType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type ChargeParameterDiscoveryReqType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3543,23 +3362,7 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI10)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3567,27 +3370,11 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R):
     """Decode ChargeParameterDiscoveryResType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV11[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type ChargeParameterDiscoveryResType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3618,7 +3405,7 @@ def _e_DSAKeyValueType(acc, n, o):
         v = o.g
         if v is not None:
             f = 'G'
-            cw = _T78.get(s)
+            cw = _T75.get(s)
             if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3627,7 +3414,7 @@ def _e_DSAKeyValueType(acc, n, o):
         v = o.y
         if v is None: raise missing('Y')
         f = 'Y'
-        cw = _T79.get(s)
+        cw = _T76.get(s)
         if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3657,7 +3444,7 @@ def _e_DSAKeyValueType(acc, n, o):
             n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T80.get(s)
+        cw = _T77.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3680,7 +3467,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -3697,7 +3484,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -3713,7 +3500,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -3722,7 +3509,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -3892,7 +3679,7 @@ def _e_DigestMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_DigestMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 22)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3904,7 +3691,7 @@ def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 22)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3949,7 +3736,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.maximum_soc
         if v is not None:
             f = 'MaximumSOC'
-            cw = _T81.get(s)
+            cw = _T78.get(s)
             if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3960,7 +3747,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_minimum_soc
         if v is not None:
             f = 'RemainingTimeToMinimumSOC'
-            cw = _T82.get(s)
+            cw = _T79.get(s)
             if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3974,7 +3761,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_target_soc
         if v is not None:
             f = 'RemainingTimeToTargetSOC'
-            cw = _T83.get(s)
+            cw = _T80.get(s)
             if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3988,7 +3775,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_maximum_soc
         if v is not None:
             f = 'RemainingTimeToMaximumSOC'
-            cw = _T84.get(s)
+            cw = _T81.get(s)
             if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4002,7 +3789,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.charging_complete
         if v is not None:
             f = 'ChargingComplete'
-            cw = _T85.get(s)
+            cw = _T82.get(s)
             if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4012,7 +3799,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.battery_energy_capacity
         if v is not None:
             f = 'BatteryEnergyCapacity'
-            cw = _T86.get(s)
+            cw = _T83.get(s)
             if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4021,14 +3808,14 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.inlet_hot
         if v is not None:
             f = 'InletHot'
-            cw = _T87.get(s)
+            cw = _T84.get(s)
             if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc = (acc << 3) | (w_bool(v) << 1)
             n += 3
             s = 10
-        cw = _T88.get(s)
+        cw = _T85.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -4055,7 +3842,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
         x8 = None
         x9 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 11)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
@@ -4067,7 +3854,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 10)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
@@ -4079,7 +3866,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 9)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
@@ -4091,7 +3878,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
@@ -4103,7 +3890,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
@@ -4122,7 +3909,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -4141,7 +3928,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -4160,7 +3947,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -4171,7 +3958,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 3
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -4180,7 +3967,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -4217,6 +4004,7 @@ def _e_Dynamic_AC_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_ac.Dynamic_AC_CLReqControlMode: raise SlowPath
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
@@ -4376,7 +4164,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         x14 = None
         x15 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4423,7 +4211,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower', 3)
         p += 2
         nxt = (5, 6, 7)[c]
         if nxt == 5:
@@ -4432,7 +4220,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower', 2)
             p += 2
             nxt = (6, 7)[c]
         if nxt == 6:
@@ -4448,7 +4236,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 3)
         p += 2
         nxt = (8, 9, 10)[c]
         if nxt == 8:
@@ -4457,7 +4245,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower', 2)
             p += 2
             nxt = (9, 10)[c]
         if nxt == 9:
@@ -4473,7 +4261,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x10 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower', 3)
         p += 2
         nxt = (11, 12, 13)[c]
         if nxt == 11:
@@ -4482,7 +4270,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower', 2)
             p += 2
             nxt = (12, 13)[c]
         if nxt == 12:
@@ -4498,7 +4286,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x13 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', 3)
         p += 2
         nxt = (14, 15, -1)[c]
         if nxt == 14:
@@ -4507,7 +4295,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x14 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE', 2)
             p += 2
             nxt = (15, -1)[c]
         if nxt == 15:
@@ -4548,6 +4336,7 @@ def _e_Dynamic_AC_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_ac.Dynamic_AC_CLResControlMode: raise SlowPath
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
@@ -4704,7 +4493,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         x11 = None
         x12 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
+        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -4723,7 +4512,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
+            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -4735,7 +4524,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 9
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSETargetActivePower')
+            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSETargetActivePower', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -4747,7 +4536,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 9
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSETargetActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSETargetActivePower', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -4773,7 +4562,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 4)) & 15
-        if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+        if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 9)
         p += 4
         nxt = (5, 6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 5:
@@ -4782,7 +4571,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 8)
             p += 4
             nxt = (6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 6:
@@ -4791,7 +4580,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 7)
             p += 3
             nxt = (7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 7:
@@ -4800,7 +4589,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 6)
             p += 3
             nxt = (8, 9, 10, 11, 12, -1)[c]
         if nxt == 8:
@@ -4809,7 +4598,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 5)
             p += 3
             nxt = (9, 10, 11, 12, -1)[c]
         if nxt == 9:
@@ -4818,7 +4607,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 4)
             p += 3
             nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
@@ -4827,7 +4616,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 3)
             p += 2
             nxt = (11, 12, -1)[c]
         if nxt == 11:
@@ -4836,7 +4625,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE', 2)
             p += 2
             nxt = (12, -1)[c]
         if nxt == 12:
@@ -4874,44 +4663,7 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 12) | (v << 1)
-                n += 12
-            else:
-                acc <<= 2
-                n += 2
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        v = o.ev_target_energy_request
-        if v is None: raise missing('EVTargetEnergyRequest')
-        f = 'EVTargetEnergyRequest'
-        cw = _T28.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 2
-        v = o.ev_maximum_energy_request
-        if v is None: raise missing('EVMaximumEnergyRequest')
-        f = 'EVMaximumEnergyRequest'
-        acc <<= 1
-        n += 1
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 3
-        v = o.ev_minimum_energy_request
-        if v is None: raise missing('EVMinimumEnergyRequest')
-        f = 'EVMinimumEnergyRequest'
-        acc <<= 1
-        n += 1
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 4
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4919,60 +4671,11 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Dynamic_CLReqControlModeType(D, T, p, L, R):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
-        x0 = None
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
-        p += 2
-        nxt = (0, 1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            nxt = 1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x1 = v
-        nxt = 2
-        f = 'EVMaximumEnergyRequest'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
-        p += 1
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x2 = v
-        nxt = 3
-        f = 'EVMinimumEnergyRequest'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
-        p += 1
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x3 = v
-        nxt = -1
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        return o, p
+        raise DecodeError('type Dynamic_CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4985,59 +4688,7 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 13) | (v << 1)
-                n += 13
-            else:
-                acc <<= 3
-                n += 3
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        v = o.minimum_soc
-        if v is not None:
-            f = 'MinimumSOC'
-            cw = _T43.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
-            acc = (acc << 9) | ((v - 0) << 1)
-            n += 9
-            s = 2
-        v = o.target_soc
-        if v is not None:
-            f = 'TargetSOC'
-            cw = _T44.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
-            acc = (acc << 9) | ((v - 0) << 1)
-            n += 9
-            s = 3
-        v = o.ack_max_delay
-        if v is not None:
-            f = 'AckMaxDelay'
-            cw = _T45.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
-            if v < 128:
-                acc = (acc << 10) | (v << 1)
-                n += 10
-            else:
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 4
-        cw = _T46.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5045,85 +4696,11 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
+def _d_Dynamic_CLResControlModeType(D, T, p, L, R):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE')
-        p += 3
-        nxt = (0, 1, 2, 3, -1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
-            p += 3
-            nxt = (1, 2, 3, -1)[c]
-        if nxt == 1:
-            f = 'MinimumSOC'
-            x = (D >> (T - p - 9)) & 511
-            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
-            v = (x >> 1) & 127
-            if v > 100: raise out_of_range(v, 0, 100, p)
-            p += 9
-            x1 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EE')
-            p += 2
-            nxt = (2, 3, -1)[c]
-        if nxt == 2:
-            f = 'TargetSOC'
-            x = (D >> (T - p - 9)) & 511
-            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
-            v = (x >> 1) & 127
-            if v > 100: raise out_of_range(v, 0, 100, p)
-            p += 9
-            x2 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EE')
-            p += 2
-            nxt = (3, -1)[c]
-        if nxt == 3:
-            f = 'AckMaxDelay'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 65535)
-                    if p > L: D, T, L = window(R, p)
-            x3 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        return o, p
+        raise DecodeError('type Dynamic_CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5151,7 +4728,7 @@ def _e_EVSEStatusType(acc, n, o):
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        i = enum_index(v, _EI89)
+        i = enum_index(v, _EI86)
         acc = (acc << 6) | (i << 1)
         n += 6
         s = 2
@@ -5187,7 +4764,7 @@ def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.EVSEStatu
         f = 'EVSENotification'
         x = (D >> (T - p - 6)) & 63
         if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
-        v = _EV90[(x >> 1) & 7]
+        v = _EV87[(x >> 1) & 7]
         p += 6
         x1 = v
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -5208,7 +4785,7 @@ def _e_KeyInfoType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyInfoType)
+        return enc_generic(acc, n, o, SCHEMA, 29)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5220,7 +4797,7 @@ def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, SCHEMA, 29)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5233,7 +4810,7 @@ def _e_KeyValueType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyValueType)
+        return enc_generic(acc, n, o, SCHEMA, 30)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5245,7 +4822,7 @@ def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, SCHEMA, 30)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5304,7 +4881,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_t
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -5370,7 +4947,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -5388,7 +4965,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -5434,7 +5011,7 @@ def _e_MessageHeaderType(acc, n, o):
             n += 2
             acc, n = _e_SignatureType(acc, n, v)
             s = 3
-        cw = _T91.get(s)
+        cw = _T88.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -5476,7 +5053,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Messag
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -5538,7 +5115,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.capacitive_energy_reading_va_rh
         if v is not None:
             f = 'CapacitiveEnergyReadingVARh'
-            cw = _T92.get(s)
+            cw = _T89.get(s)
             if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -5552,7 +5129,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.bpt_inductive_energy_reading_va_rh
         if v is not None:
             f = 'BPT_InductiveEnergyReadingVARh'
-            cw = _T93.get(s)
+            cw = _T90.get(s)
             if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -5566,7 +5143,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_signature
         if v is not None:
             f = 'MeterSignature'
-            cw = _T94.get(s)
+            cw = _T91.get(s)
             if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -5575,7 +5152,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_status
         if v is not None:
             f = 'MeterStatus'
-            cw = _T95.get(s)
+            cw = _T92.get(s)
             if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -5592,7 +5169,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_timestamp
         if v is not None:
             f = 'MeterTimestamp'
-            cw = _T96.get(s)
+            cw = _T93.get(s)
             if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -5603,7 +5180,7 @@ def _e_MeterInfoType(acc, n, o):
             else:
                 acc, n = w_el_uint_raw(acc, n, v)
             s = 8
-        cw = _T97.get(s)
+        cw = _T94.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -5650,7 +5227,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -5669,7 +5246,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -5688,7 +5265,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -5707,7 +5284,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -5716,7 +5293,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -5737,7 +5314,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -5780,7 +5357,7 @@ def _e_ObjectType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_ObjectType)
+        return enc_generic(acc, n, o, SCHEMA, 35)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5792,7 +5369,7 @@ def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, SCHEMA, 35)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5805,7 +5382,7 @@ def _e_PGPDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_PGPDataType)
+        return enc_generic(acc, n, o, SCHEMA, 36)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5817,7 +5394,7 @@ def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 36)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5986,7 +5563,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.occupancy_costs
         if v is not None:
             f = 'OccupancyCosts'
-            cw = _T98.get(s)
+            cw = _T95.get(s)
             if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -5995,7 +5572,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.additional_services_costs
         if v is not None:
             f = 'AdditionalServicesCosts'
-            cw = _T99.get(s)
+            cw = _T96.get(s)
             if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6004,7 +5581,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.overstay_costs
         if v is not None:
             f = 'OverstayCosts'
-            cw = _T100.get(s)
+            cw = _T97.get(s)
             if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6019,7 +5596,7 @@ def _e_ReceiptType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TaxCosts'
                 if i == 0:
-                    cw = _T101.get(s)
+                    cw = _T98.get(s)
                     if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -6029,7 +5606,7 @@ def _e_ReceiptType(acc, n, o):
                 acc, n = _e_DetailedTaxType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 10 else 6
-        cw = _T102.get(s)
+        cw = _T99.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -6068,7 +5645,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
@@ -6077,7 +5654,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 5)
             p += 3
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
@@ -6086,7 +5663,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 4)
             p += 3
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -6095,7 +5672,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -6104,7 +5681,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -6115,7 +5692,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -6212,7 +5789,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -6221,7 +5798,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -6230,7 +5807,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -6239,7 +5816,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -6294,7 +5871,7 @@ def _e_RetrievalMethodType(acc, n, o):
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T103.get(s)
+            cw = _T100.get(s)
             if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6303,13 +5880,13 @@ def _e_RetrievalMethodType(acc, n, o):
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T104.get(s)
+            cw = _T101.get(s)
             if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
             s = 3
-        cw = _T105.get(s)
+        cw = _T102.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -6329,7 +5906,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -6338,7 +5915,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -6347,7 +5924,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -6375,7 +5952,7 @@ def _e_SPKIDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SPKIDataType)
+        return enc_generic(acc, n, o, SCHEMA, 42)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6387,7 +5964,7 @@ def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 42)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6400,6 +5977,7 @@ def _e_Scheduled_AC_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_ac.Scheduled_AC_CLReqControlMode: raise SlowPath
         v = o.ev_target_energy_request
         if v is not None:
             f = 'EVTargetEnergyRequest'
@@ -6498,7 +6076,7 @@ def _e_Scheduled_AC_CLReqControlModeType(acc, n, o):
         v = o.ev_present_active_power_l3
         if v is not None:
             f = 'EVPresentActivePower_L3'
-            cw = _T106.get(s)
+            cw = _T103.get(s)
             if cw is None: raise not_allowed('EVPresentActivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6507,7 +6085,7 @@ def _e_Scheduled_AC_CLReqControlModeType(acc, n, o):
         v = o.ev_present_reactive_power
         if v is not None:
             f = 'EVPresentReactivePower'
-            cw = _T107.get(s)
+            cw = _T104.get(s)
             if cw is None: raise not_allowed('EVPresentReactivePower', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6516,7 +6094,7 @@ def _e_Scheduled_AC_CLReqControlModeType(acc, n, o):
         v = o.ev_present_reactive_power_l2
         if v is not None:
             f = 'EVPresentReactivePower_L2'
-            cw = _T108.get(s)
+            cw = _T105.get(s)
             if cw is None: raise not_allowed('EVPresentReactivePower_L2', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6525,13 +6103,13 @@ def _e_Scheduled_AC_CLReqControlModeType(acc, n, o):
         v = o.ev_present_reactive_power_l3
         if v is not None:
             f = 'EVPresentReactivePower_L3'
-            cw = _T109.get(s)
+            cw = _T106.get(s)
             if cw is None: raise not_allowed('EVPresentReactivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 15
-        cw = _T110.get(s)
+        cw = _T107.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -6562,7 +6140,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         x13 = None
         x14 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 10: raise bad_event(c, 4, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+        if c >= 10: raise bad_event(c, 4, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 10)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 0:
@@ -6571,7 +6149,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 9)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 1:
@@ -6580,7 +6158,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 8)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 2:
@@ -6589,7 +6167,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 7)
             p += 3
             nxt = (3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 3:
@@ -6598,7 +6176,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 6)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9)[c]
         if nxt == 4:
@@ -6607,7 +6185,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 5)
             p += 3
             nxt = (5, 6, 7, 8, 9)[c]
         if nxt == 5:
@@ -6616,7 +6194,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 4)
             p += 3
             nxt = (6, 7, 8, 9)[c]
         if nxt == 6:
@@ -6625,7 +6203,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 3)
             p += 2
             nxt = (7, 8, 9)[c]
         if nxt == 7:
@@ -6634,7 +6212,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower', 2)
             p += 2
             nxt = (8, 9)[c]
         if nxt == 8:
@@ -6650,7 +6228,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         if p > L: D, T, L = window(R, p)
         x9 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', 6)
         p += 3
         nxt = (10, 11, 12, 13, 14, -1)[c]
         if nxt == 10:
@@ -6659,7 +6237,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', 5)
             p += 3
             nxt = (11, 12, 13, 14, -1)[c]
         if nxt == 11:
@@ -6668,7 +6246,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', 4)
             p += 3
             nxt = (12, 13, 14, -1)[c]
         if nxt == 12:
@@ -6677,7 +6255,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', 3)
             p += 2
             nxt = (13, 14, -1)[c]
         if nxt == 13:
@@ -6686,7 +6264,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x13 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE', 2)
             p += 2
             nxt = (14, -1)[c]
         if nxt == 14:
@@ -6726,6 +6304,7 @@ def _e_Scheduled_AC_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_ac.Scheduled_AC_CLResControlMode: raise SlowPath
         v = o.evse_target_active_power
         if v is not None:
             f = 'EVSETargetActivePower'
@@ -6831,7 +6410,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         x7 = None
         x8 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 10: raise bad_event(c, 4, p, 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+        if c >= 10: raise bad_event(c, 4, p, 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 10)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 0:
@@ -6840,7 +6419,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 9)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 1:
@@ -6849,7 +6428,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 8)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 2:
@@ -6858,7 +6437,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 7)
             p += 3
             nxt = (3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 3:
@@ -6867,7 +6446,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 6)
             p += 3
             nxt = (4, 5, 6, 7, 8, -1)[c]
         if nxt == 4:
@@ -6876,7 +6455,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 5)
             p += 3
             nxt = (5, 6, 7, 8, -1)[c]
         if nxt == 5:
@@ -6885,7 +6464,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 4)
             p += 3
             nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
@@ -6894,7 +6473,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 3)
             p += 2
             nxt = (7, 8, -1)[c]
         if nxt == 7:
@@ -6903,7 +6482,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE', 2)
             p += 2
             nxt = (8, -1)[c]
         if nxt == 8:
@@ -6937,36 +6516,7 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.ev_target_energy_request
-        if v is not None:
-            f = 'EVTargetEnergyRequest'
-            acc <<= 3
-            n += 3
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 1
-        v = o.ev_maximum_energy_request
-        if v is not None:
-            f = 'EVMaximumEnergyRequest'
-            cw = _T103.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 2
-        v = o.ev_minimum_energy_request
-        if v is not None:
-            f = 'EVMinimumEnergyRequest'
-            cw = _T104.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 3
-        cw = _T105.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6974,48 +6524,11 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Scheduled_CLReqControlModeType(D, T, p, L, R):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-        p += 3
-        nxt = (0, 1, 2, -1)[c]
-        if nxt == 0:
-            f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x0 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            p += 2
-            nxt = (1, 2, -1)[c]
-        if nxt == 1:
-            f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x1 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
-            p += 2
-            nxt = (2, -1)[c]
-        if nxt == 2:
-            f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x2 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        return o, p
+        raise DecodeError('type Scheduled_CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7028,9 +6541,7 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7038,14 +6549,11 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
+def _d_Scheduled_CLResControlModeType(D, T, p, L, R):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type Scheduled_CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7058,7 +6566,7 @@ def _e_SignatureMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignatureMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 47)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7070,7 +6578,7 @@ def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 47)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7126,7 +6634,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -7144,7 +6652,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7164,7 +6672,7 @@ def _e_SignaturePropertyType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignaturePropertyType)
+        return enc_generic(acc, n, o, SCHEMA, 49)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7176,7 +6684,7 @@ def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, SCHEMA, 49)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7227,7 +6735,7 @@ def _e_SignatureType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Object'
                 if i == 0:
-                    cw = _T111.get(s)
+                    cw = _T108.get(s)
                     if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -7237,7 +6745,7 @@ def _e_SignatureType(acc, n, o):
                 acc, n = _e_ObjectType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 5
-        cw = _T112.get(s)
+        cw = _T109.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -7257,7 +6765,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -7280,7 +6788,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -7289,7 +6797,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -7299,7 +6807,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7332,7 +6840,7 @@ def _e_SignatureValueType(acc, n, o):
         v = o.value
         f = "value"
         if len(v) == 0:
-            cw = _T113[s]
+            cw = _T110[s]
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             return acc, n
@@ -7360,7 +6868,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -7376,7 +6884,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -7464,7 +6972,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -7496,7 +7004,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7518,7 +7026,7 @@ def _e_TransformType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_TransformType)
+        return enc_generic(acc, n, o, SCHEMA, 53)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7530,7 +7038,7 @@ def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, SCHEMA, 53)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7585,7 +7093,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7604,16 +7112,7 @@ def _e_V2GMessageType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7621,20 +7120,11 @@ def _e_V2GMessageType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GMessageType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
+def _d_V2GMessageType(D, T, p, L, R):
     """Decode V2GMessageType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type V2GMessageType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7647,16 +7137,7 @@ def _e_V2GRequestType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7664,20 +7145,11 @@ def _e_V2GRequestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GRequestType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
+def _d_V2GRequestType(D, T, p, L, R):
     """Decode V2GRequestType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type V2GRequestType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7690,23 +7162,7 @@ def _e_V2GResponseType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI10)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7714,27 +7170,11 @@ def _e_V2GResponseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GResponseType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
+def _d_V2GResponseType(D, T, p, L, R):
     """Decode V2GResponseType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV11[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type V2GResponseType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7747,7 +7187,7 @@ def _e_X509DataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_X509DataType)
+        return enc_generic(acc, n, o, SCHEMA, 58)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7759,7 +7199,7 @@ def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, SCHEMA, 58)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7844,64 +7284,9 @@ def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509Iss
         raise (err.within(f) if f else err) from exc
 
 
-_G_CanonicalizationMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_DigestMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_KeyInfoType = GenericTable(
-    states=((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 80)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 72)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('KeyValue', _e_KeyValueType, _d_KeyValueType, None), ), 3), ('SE', None, (('RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, None), ), 4), ('SE', None, (('X509Data', _e_X509DataType, _d_X509DataType, None), ), 5), ('SE', None, (('PGPData', _e_PGPDataType, _d_PGPDataType, None), ), 6), ('SE', None, (('SPKIData', _e_SPKIDataType, _d_SPKIDataType, None), ), 7), ('SE', None, (('MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 8), ('SE*', None, (), 9), ),
-    content='content',
-)
-_G_KeyValueType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), (6, 32)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), ),
-    positions=(('SE', None, (('DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, None), ), 1), ('SE', None, (('RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, None), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_ObjectType = GenericTable(
-    states=((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 4)), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 3)), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'encoding', (('Encoding', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('AT', 'mime_type', (('MimeType', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE*', None, (), 4), ),
-    content='content',
-)
-_G_PGPDataType = GenericTable(
-    states=((2, (('SE', 0, 0), ('SE', 3, 0)), (5, 16)), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE*', None, (), 5), ),
-    content='content',
-)
-_G_SPKIDataType = GenericTable(
-    states=((1, (('SE', 0, 0),), (4, 8)), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE', 0, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_SignatureMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_SignaturePropertyType = GenericTable(
-    states=((2, (('AT', 0, 0), ('AT', 1, 0)), (5, 16)), (1, (('AT', 1, 0),), (4, 8)), (2, (('SE*', 2, 0), ('CH', -1, 0)), (5, 16)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'target', (('Target', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_TransformType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ('SE', None, (('XPath', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ),
-    content='content',
-)
-_G_X509DataType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), (6, 48)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), ),
-    positions=(('SE', None, (('X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, None), ), 1), ('SE', None, (('X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE', None, (('X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE', None, (('X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 5), ('SE*', None, (), 6), ),
-    content='content',
-)
-
 NAME = 'iso20_ac'
 NAMESPACES = ('urn:iso:std:iso:15118:-20:AC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'http://www.w3.org/2000/09/xmldsig#')
+PREFIXES = {'http://www.w3.org/2000/09/xmldsig#': 'ds', 'urn:iso:std:iso:15118:-20:AC': 'v2gci_ac', 'urn:iso:std:iso:15118:-20:CommonTypes': 'v2gci_ct'}
 RUN_BITS = 1246
 DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:AC', 'AC_CPDReqEnergyTransferMode', _e_AC_CPDReqEnergyTransferModeType, _d_AC_CPDReqEnergyTransferModeType, _iso20_ac.AC_CPDReqEnergyTransferMode),
@@ -7921,14 +7306,14 @@ DOCUMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:AC', 'Dynamic_AC_CLReqControlMode', _e_Dynamic_AC_CLReqControlModeType, _d_Dynamic_AC_CLReqControlModeType, _iso20_ac.Dynamic_AC_CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:AC', 'Dynamic_AC_CLResControlMode', _e_Dynamic_AC_CLResControlModeType, _d_Dynamic_AC_CLResControlModeType, _iso20_ac.Dynamic_AC_CLResControlMode),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
@@ -7954,29 +7339,29 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeLoopRes', _e_AC_ChargeLoopResType, _d_AC_ChargeLoopResType, _iso20_ac.AC_ChargeLoopRes),
     ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeParameterDiscoveryReq', _e_AC_ChargeParameterDiscoveryReqType, _d_AC_ChargeParameterDiscoveryReqType, _iso20_ac.AC_ChargeParameterDiscoveryReq),
     ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeParameterDiscoveryRes', _e_AC_ChargeParameterDiscoveryResType, _d_AC_ChargeParameterDiscoveryResType, _iso20_ac.AC_ChargeParameterDiscoveryRes),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'AdditionalServicesCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:AC', 'BPT_AC_CPDReqEnergyTransferMode', _e_BPT_AC_CPDReqEnergyTransferModeType, _d_BPT_AC_CPDReqEnergyTransferModeType, _iso20_ac.BPT_AC_CPDReqEnergyTransferMode),
     ('urn:iso:std:iso:15118:-20:AC', 'BPT_AC_CPDResEnergyTransferMode', _e_BPT_AC_CPDResEnergyTransferModeType, _d_BPT_AC_CPDResEnergyTransferModeType, _iso20_ac.BPT_AC_CPDResEnergyTransferMode),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:AC', 'BPT_Dynamic_AC_CLReqControlMode', _e_BPT_Dynamic_AC_CLReqControlModeType, _d_BPT_Dynamic_AC_CLReqControlModeType, _iso20_ac.BPT_Dynamic_AC_CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:AC', 'BPT_Dynamic_AC_CLResControlMode', _e_BPT_Dynamic_AC_CLResControlModeType, _d_BPT_Dynamic_AC_CLResControlModeType, _iso20_ac.BPT_Dynamic_AC_CLResControlMode),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:AC', 'BPT_Scheduled_AC_CLReqControlMode', _e_BPT_Scheduled_AC_CLReqControlModeType, _d_BPT_Scheduled_AC_CLReqControlModeType, _iso20_ac.BPT_Scheduled_AC_CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:AC', 'BPT_Scheduled_AC_CLResControlMode', _e_BPT_Scheduled_AC_CLResControlModeType, _d_BPT_Scheduled_AC_CLResControlModeType, _iso20_ac.BPT_Scheduled_AC_CLResControlMode),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', _e_CLReqControlModeType, _d_CLReqControlModeType, _iso20_types.CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlMode', _e_CLResControlModeType, _d_CLResControlModeType, _iso20_types.CLResControlMode),
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', _e_DisplayParametersType, _d_DisplayParametersType, _iso20_types.DisplayParameters),
     ('urn:iso:std:iso:15118:-20:AC', 'Dynamic_AC_CLReqControlMode', _e_Dynamic_AC_CLReqControlModeType, _d_Dynamic_AC_CLReqControlModeType, _iso20_ac.Dynamic_AC_CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:AC', 'Dynamic_AC_CLResControlMode', _e_Dynamic_AC_CLResControlModeType, _d_Dynamic_AC_CLResControlModeType, _iso20_ac.Dynamic_AC_CLResControlMode),
@@ -8015,7 +7400,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumDischargePower_L2', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumDischargePower_L3', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:AC', 'EVSENominalFrequency', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI89, _EV90)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI86, _EV87, 'enum')),
     ('urn:iso:std:iso:15118:-20:AC', 'EVSEPowerRampLimitation', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L2', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -8030,77 +7415,575 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower_L3', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', None, None, ('nbit', -128, 127, 8, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', None, None, ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', _e_MessageHeaderType, _d_MessageHeaderType, _iso20_types.MessageHeader),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
     ('urn:iso:std:iso:15118:-20:AC', 'MaximumPowerAsymmetry', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _iso20_types.MeterInfo),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', None, None, ('binary', None, None, 0, None, None, 64, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', None, None, ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
-    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', _e_ReceiptType, _d_ReceiptType, _iso20_types.Receipt),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI10, _EV11)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:AC', 'Scheduled_AC_CLReqControlMode', _e_Scheduled_AC_CLReqControlModeType, _d_Scheduled_AC_CLReqControlModeType, _iso20_ac.Scheduled_AC_CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:AC', 'Scheduled_AC_CLResControlMode', _e_Scheduled_AC_CLResControlModeType, _d_Scheduled_AC_CLResControlModeType, _iso20_ac.Scheduled_AC_CLResControlMode),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None, 'hex')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Signature', _e_SignatureType, _d_SignatureType, _xmldsig.Signature),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', _e_SignatureMethodType, _d_SignatureMethodType, _xmldsig.SignatureMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperties', _e_SignaturePropertiesType, _d_SignaturePropertiesType, _xmldsig.SignatureProperties),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', _e_SignaturePropertyType, _d_SignaturePropertyType, _xmldsig.SignatureProperty),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', _e_SignatureValueType, _d_SignatureValueType, _xmldsig.SignatureValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxCosts', _e_DetailedTaxType, _d_DetailedTaxType, _iso20_types.DetailedTax),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
 )
+
+TYPES = (
+    ('urn:iso:std:iso:15118:-20:AC', 'AC_CPDReqEnergyTransferModeType', 1, _iso20_ac.AC_CPDReqEnergyTransferMode, -1, (('ev_maximum_charge_power', False), ('ev_maximum_charge_power_l2', False), ('ev_maximum_charge_power_l3', False), ('ev_minimum_charge_power', False), ('ev_minimum_charge_power_l2', False), ('ev_minimum_charge_power_l3', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower', 38), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L2', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L3', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower', 38), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L2', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L3', 38), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AC_CPDReqEnergyTransferModeType, _d_AC_CPDReqEnergyTransferModeType),
+    ('urn:iso:std:iso:15118:-20:AC', 'AC_CPDResEnergyTransferModeType', 1, _iso20_ac.AC_CPDResEnergyTransferMode, -1, (('evse_maximum_charge_power', False), ('evse_maximum_charge_power_l2', False), ('evse_maximum_charge_power_l3', False), ('evse_minimum_charge_power', False), ('evse_minimum_charge_power_l2', False), ('evse_minimum_charge_power_l3', False), ('evse_nominal_frequency', False), ('maximum_power_asymmetry', False), ('evse_power_ramp_limitation', False), ('evse_present_active_power', False), ('evse_present_active_power_l2', False), ('evse_present_active_power_l3', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMaximumChargePower', 38), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMaximumChargePower_L2', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMaximumChargePower_L3', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumChargePower', 38), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumChargePower_L2', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumChargePower_L3', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSENominalFrequency', 38), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'MaximumPowerAsymmetry', 38), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPowerRampLimitation', 38), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower', 38), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L2', 38), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L3', 38), ), (11,), (12, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 5, 0), ('SE', 6, 0)), 2), (1, (('SE', 6, 0),), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('EE', -1, 0)), 2), (3, (('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('EE', -1, 0)), 2), (3, (('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('EE', -1, 0)), 2), (2, (('SE', 10, 0), ('SE', 11, 0), ('EE', -1, 0)), 2), (2, (('SE', 11, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AC_CPDResEnergyTransferModeType, _d_AC_CPDResEnergyTransferModeType),
+    ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeLoopReqType', 1, _iso20_ac.AC_ChargeLoopReq, 15, (('header', False), ('display_parameters', False), ('meter_info_requested', False), ('bpt_dynamic_ac_cl_req_control_mode', False), ('bpt_scheduled_ac_cl_req_control_mode', False), ('cl_req_control_mode', False), ('dynamic_ac_cl_req_control_mode', False), ('scheduled_ac_cl_req_control_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 33), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', 23), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'BPT_Dynamic_AC_CLReqControlMode', 8), ('urn:iso:std:iso:15118:-20:AC', 'BPT_Scheduled_AC_CLReqControlMode', 10), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', 12), ('urn:iso:std:iso:15118:-20:AC', 'Dynamic_AC_CLReqControlMode', 24), ('urn:iso:std:iso:15118:-20:AC', 'Scheduled_AC_CLReqControlMode', 43), ), (3, 4, 5, 6, 7), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (3, (('SE', 3, 0), ('SE', 3, 1), ('SE', 3, 2), ('SE', 3, 3), ('SE', 3, 4)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AC_ChargeLoopReqType, _d_AC_ChargeLoopReqType),
+    ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeLoopResType', 1, _iso20_ac.AC_ChargeLoopRes, 16, (('header', False), ('response_code', False), ('evse_status', False), ('meter_info', False), ('receipt', False), ('evse_target_frequency', False), ('bpt_dynamic_ac_cl_res_control_mode', False), ('bpt_scheduled_ac_cl_res_control_mode', False), ('cl_res_control_mode', False), ('dynamic_ac_cl_res_control_mode', False), ('scheduled_ac_cl_res_control_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 33), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', 28), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', 34), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', 39), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetFrequency', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'BPT_Dynamic_AC_CLResControlMode', 9), ('urn:iso:std:iso:15118:-20:AC', 'BPT_Scheduled_AC_CLResControlMode', 11), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlMode', 13), ('urn:iso:std:iso:15118:-20:AC', 'Dynamic_AC_CLResControlMode', 25), ('urn:iso:std:iso:15118:-20:AC', 'Scheduled_AC_CLResControlMode', 44), ), (6, 7, 8, 9, 10), (7, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (4, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 6, 1), ('SE', 6, 2), ('SE', 6, 3), ('SE', 6, 4)), 2), (4, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 6, 1), ('SE', 6, 2), ('SE', 6, 3), ('SE', 6, 4)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 6, 1), ('SE', 6, 2), ('SE', 6, 3), ('SE', 6, 4)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 6, 1), ('SE', 6, 2), ('SE', 6, 3), ('SE', 6, 4)), 2), (3, (('SE', 6, 0), ('SE', 6, 1), ('SE', 6, 2), ('SE', 6, 3), ('SE', 6, 4)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AC_ChargeLoopResType, _d_AC_ChargeLoopResType),
+    ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeParameterDiscoveryReqType', 1, _iso20_ac.AC_ChargeParameterDiscoveryReq, 17, (('header', False), ('ac_cpd_req_energy_transfer_mode', False), ('bpt_ac_cpd_req_energy_transfer_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 33), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'AC_CPDReqEnergyTransferMode', 0), ('urn:iso:std:iso:15118:-20:AC', 'BPT_AC_CPDReqEnergyTransferMode', 6), ), (1, 2), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 1, 1)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AC_ChargeParameterDiscoveryReqType, _d_AC_ChargeParameterDiscoveryReqType),
+    ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeParameterDiscoveryResType', 1, _iso20_ac.AC_ChargeParameterDiscoveryRes, 18, (('header', False), ('response_code', False), ('ac_cpd_res_energy_transfer_mode', False), ('bpt_ac_cpd_res_energy_transfer_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 33), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'AC_CPDResEnergyTransferMode', 1), ('urn:iso:std:iso:15118:-20:AC', 'BPT_AC_CPDResEnergyTransferMode', 7), ), (2, 3), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 2, 1)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AC_ChargeParameterDiscoveryResType, _d_AC_ChargeParameterDiscoveryResType),
+    ('urn:iso:std:iso:15118:-20:AC', 'BPT_AC_CPDReqEnergyTransferModeType', 1, _iso20_ac.BPT_AC_CPDReqEnergyTransferMode, 0, (('ev_maximum_charge_power', False), ('ev_maximum_charge_power_l2', False), ('ev_maximum_charge_power_l3', False), ('ev_minimum_charge_power', False), ('ev_minimum_charge_power_l2', False), ('ev_minimum_charge_power_l3', False), ('ev_maximum_discharge_power', False), ('ev_maximum_discharge_power_l2', False), ('ev_maximum_discharge_power_l3', False), ('ev_minimum_discharge_power', False), ('ev_minimum_discharge_power_l2', False), ('ev_minimum_discharge_power_l3', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower', 38), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L2', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L3', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower', 38), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L2', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L3', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumDischargePower', 38), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumDischargePower_L2', 38), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumDischargePower_L3', 38), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumDischargePower', 38), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumDischargePower_L2', 38), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumDischargePower_L3', 38), ), (11,), (12, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 5, 0), ('SE', 6, 0)), 2), (1, (('SE', 6, 0),), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0)), 2), (1, (('SE', 9, 0),), 2), (2, (('SE', 10, 0), ('SE', 11, 0), ('EE', -1, 0)), 2), (2, (('SE', 11, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_BPT_AC_CPDReqEnergyTransferModeType, _d_BPT_AC_CPDReqEnergyTransferModeType),
+    ('urn:iso:std:iso:15118:-20:AC', 'BPT_AC_CPDResEnergyTransferModeType', 1, _iso20_ac.BPT_AC_CPDResEnergyTransferMode, 1, (('evse_maximum_charge_power', False), ('evse_maximum_charge_power_l2', False), ('evse_maximum_charge_power_l3', False), ('evse_minimum_charge_power', False), ('evse_minimum_charge_power_l2', False), ('evse_minimum_charge_power_l3', False), ('evse_nominal_frequency', False), ('maximum_power_asymmetry', False), ('evse_power_ramp_limitation', False), ('evse_present_active_power', False), ('evse_present_active_power_l2', False), ('evse_present_active_power_l3', False), ('evse_maximum_discharge_power', False), ('evse_maximum_discharge_power_l2', False), ('evse_maximum_discharge_power_l3', False), ('evse_minimum_discharge_power', False), ('evse_minimum_discharge_power_l2', False), ('evse_minimum_discharge_power_l3', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMaximumChargePower', 38), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMaximumChargePower_L2', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMaximumChargePower_L3', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumChargePower', 38), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumChargePower_L2', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumChargePower_L3', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSENominalFrequency', 38), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'MaximumPowerAsymmetry', 38), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPowerRampLimitation', 38), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower', 38), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L2', 38), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L3', 38), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMaximumDischargePower', 38), ), (12,), (13, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMaximumDischargePower_L2', 38), ), (13,), (14, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMaximumDischargePower_L3', 38), ), (14,), (15, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumDischargePower', 38), ), (15,), (16, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumDischargePower_L2', 38), ), (16,), (17, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumDischargePower_L3', 38), ), (17,), (18, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 5, 0), ('SE', 6, 0)), 2), (1, (('SE', 6, 0),), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0)), 2), (3, (('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0)), 2), (3, (('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0)), 2), (2, (('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0)), 2), (2, (('SE', 11, 0), ('SE', 12, 0)), 2), (1, (('SE', 12, 0),), 2), (2, (('SE', 13, 0), ('SE', 14, 0), ('SE', 15, 0)), 2), (2, (('SE', 14, 0), ('SE', 15, 0)), 2), (1, (('SE', 15, 0),), 2), (2, (('SE', 16, 0), ('SE', 17, 0), ('EE', -1, 0)), 2), (2, (('SE', 17, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_BPT_AC_CPDResEnergyTransferModeType, _d_BPT_AC_CPDResEnergyTransferModeType),
+    ('urn:iso:std:iso:15118:-20:AC', 'BPT_Dynamic_AC_CLReqControlModeType', 1, _iso20_ac.BPT_Dynamic_AC_CLReqControlMode, 24, (('departure_time', False), ('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False), ('ev_maximum_charge_power', False), ('ev_maximum_charge_power_l2', False), ('ev_maximum_charge_power_l3', False), ('ev_minimum_charge_power', False), ('ev_minimum_charge_power_l2', False), ('ev_minimum_charge_power_l3', False), ('ev_present_active_power', False), ('ev_present_active_power_l2', False), ('ev_present_active_power_l3', False), ('ev_present_reactive_power', False), ('ev_present_reactive_power_l2', False), ('ev_present_reactive_power_l3', False), ('ev_maximum_discharge_power', False), ('ev_maximum_discharge_power_l2', False), ('ev_maximum_discharge_power_l3', False), ('ev_minimum_discharge_power', False), ('ev_minimum_discharge_power_l2', False), ('ev_minimum_discharge_power_l3', False), ('ev_maximum_v2x_energy_request', False), ('ev_minimum_v2x_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 38), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L2', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L3', 38), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower', 38), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L2', 38), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L3', 38), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower', 38), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower_L2', 38), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower_L3', 38), ), (12,), (13, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower', 38), ), (13,), (14, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower_L2', 38), ), (14,), (15, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower_L3', 38), ), (15,), (16, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumDischargePower', 38), ), (16,), (17, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumDischargePower_L2', 38), ), (17,), (18, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumDischargePower_L3', 38), ), (18,), (19, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumDischargePower', 38), ), (19,), (20, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumDischargePower_L2', 38), ), (20,), (21, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumDischargePower_L3', 38), ), (21,), (22, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumV2XEnergyRequest', 38), ), (22,), (23, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumV2XEnergyRequest', 38), ), (23,), (24, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (2, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0)), 2), (1, (('SE', 7, 0),), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0)), 2), (2, (('SE', 9, 0), ('SE', 10, 0)), 2), (1, (('SE', 10, 0),), 2), (2, (('SE', 11, 0), ('SE', 12, 0), ('SE', 13, 0)), 2), (2, (('SE', 12, 0), ('SE', 13, 0)), 2), (1, (('SE', 13, 0),), 2), (2, (('SE', 14, 0), ('SE', 15, 0), ('SE', 16, 0)), 2), (2, (('SE', 15, 0), ('SE', 16, 0)), 2), (1, (('SE', 16, 0),), 2), (2, (('SE', 17, 0), ('SE', 18, 0), ('SE', 19, 0)), 2), (2, (('SE', 18, 0), ('SE', 19, 0)), 2), (1, (('SE', 19, 0),), 2), (3, (('SE', 20, 0), ('SE', 21, 0), ('SE', 22, 0), ('SE', 23, 0), ('EE', -1, 0)), 2), (3, (('SE', 21, 0), ('SE', 22, 0), ('SE', 23, 0), ('EE', -1, 0)), 2), (2, (('SE', 22, 0), ('SE', 23, 0), ('EE', -1, 0)), 2), (2, (('SE', 23, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), _e_BPT_Dynamic_AC_CLReqControlModeType, _d_BPT_Dynamic_AC_CLReqControlModeType),
+    ('urn:iso:std:iso:15118:-20:AC', 'BPT_Dynamic_AC_CLResControlModeType', 1, _iso20_ac.BPT_Dynamic_AC_CLResControlMode, 25, (('departure_time', False), ('minimum_soc', False), ('target_soc', False), ('ack_max_delay', False), ('evse_target_active_power', False), ('evse_target_active_power_l2', False), ('evse_target_active_power_l3', False), ('evse_target_reactive_power', False), ('evse_target_reactive_power_l2', False), ('evse_target_reactive_power_l3', False), ('evse_present_active_power', False), ('evse_present_active_power_l2', False), ('evse_present_active_power_l3', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower_L2', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower_L3', 38), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower', 38), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower_L2', 38), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower_L3', 38), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower', 38), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L2', 38), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L3', 38), ), (12,), (13, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (4, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (4, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (2, (('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (2, (('SE', 12, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), _e_BPT_Dynamic_AC_CLResControlModeType, _d_BPT_Dynamic_AC_CLResControlModeType),
+    ('urn:iso:std:iso:15118:-20:AC', 'BPT_Scheduled_AC_CLReqControlModeType', 1, _iso20_ac.BPT_Scheduled_AC_CLReqControlMode, 43, (('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False), ('ev_maximum_charge_power', False), ('ev_maximum_charge_power_l2', False), ('ev_maximum_charge_power_l3', False), ('ev_minimum_charge_power', False), ('ev_minimum_charge_power_l2', False), ('ev_minimum_charge_power_l3', False), ('ev_present_active_power', False), ('ev_present_active_power_l2', False), ('ev_present_active_power_l3', False), ('ev_present_reactive_power', False), ('ev_present_reactive_power_l2', False), ('ev_present_reactive_power_l3', False), ('ev_maximum_discharge_power', False), ('ev_maximum_discharge_power_l2', False), ('ev_maximum_discharge_power_l3', False), ('ev_minimum_discharge_power', False), ('ev_minimum_discharge_power_l2', False), ('ev_minimum_discharge_power_l3', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 38), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower', 38), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L2', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L3', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower', 38), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L2', 38), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L3', 38), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower', 38), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower_L2', 38), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower_L3', 38), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower', 38), ), (12,), (13, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower_L2', 38), ), (13,), (14, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower_L3', 38), ), (14,), (15, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumDischargePower', 38), ), (15,), (16, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumDischargePower_L2', 38), ), (16,), (17, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumDischargePower_L3', 38), ), (17,), (18, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumDischargePower', 38), ), (18,), (19, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumDischargePower_L2', 38), ), (19,), (20, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumDischargePower_L3', 38), ), (20,), (21, -1, -1, -1), (), ''), ),
+     ((4, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (4, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0)), 2), (1, (('SE', 9, 0),), 2), (4, (('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('SE', 13, 0), ('SE', 14, 0), ('SE', 15, 0), ('SE', 16, 0), ('SE', 17, 0), ('SE', 18, 0), ('SE', 19, 0), ('SE', 20, 0), ('EE', -1, 0)), 2), (4, (('SE', 11, 0), ('SE', 12, 0), ('SE', 13, 0), ('SE', 14, 0), ('SE', 15, 0), ('SE', 16, 0), ('SE', 17, 0), ('SE', 18, 0), ('SE', 19, 0), ('SE', 20, 0), ('EE', -1, 0)), 2), (4, (('SE', 12, 0), ('SE', 13, 0), ('SE', 14, 0), ('SE', 15, 0), ('SE', 16, 0), ('SE', 17, 0), ('SE', 18, 0), ('SE', 19, 0), ('SE', 20, 0), ('EE', -1, 0)), 2), (4, (('SE', 13, 0), ('SE', 14, 0), ('SE', 15, 0), ('SE', 16, 0), ('SE', 17, 0), ('SE', 18, 0), ('SE', 19, 0), ('SE', 20, 0), ('EE', -1, 0)), 2), (4, (('SE', 14, 0), ('SE', 15, 0), ('SE', 16, 0), ('SE', 17, 0), ('SE', 18, 0), ('SE', 19, 0), ('SE', 20, 0), ('EE', -1, 0)), 2), (3, (('SE', 15, 0), ('SE', 16, 0), ('SE', 17, 0), ('SE', 18, 0), ('SE', 19, 0), ('SE', 20, 0), ('EE', -1, 0)), 2), (3, (('SE', 16, 0), ('SE', 17, 0), ('SE', 18, 0), ('SE', 19, 0), ('SE', 20, 0), ('EE', -1, 0)), 2), (3, (('SE', 17, 0), ('SE', 18, 0), ('SE', 19, 0), ('SE', 20, 0), ('EE', -1, 0)), 2), (3, (('SE', 18, 0), ('SE', 19, 0), ('SE', 20, 0), ('EE', -1, 0)), 2), (2, (('SE', 19, 0), ('SE', 20, 0), ('EE', -1, 0)), 2), (2, (('SE', 20, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), _e_BPT_Scheduled_AC_CLReqControlModeType, _d_BPT_Scheduled_AC_CLReqControlModeType),
+    ('urn:iso:std:iso:15118:-20:AC', 'BPT_Scheduled_AC_CLResControlModeType', 1, _iso20_ac.BPT_Scheduled_AC_CLResControlMode, 44, (('evse_target_active_power', False), ('evse_target_active_power_l2', False), ('evse_target_active_power_l3', False), ('evse_target_reactive_power', False), ('evse_target_reactive_power_l2', False), ('evse_target_reactive_power_l3', False), ('evse_present_active_power', False), ('evse_present_active_power_l2', False), ('evse_present_active_power_l3', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower', 38), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower_L2', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower_L3', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower', 38), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower_L2', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower_L3', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower', 38), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L2', 38), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L3', 38), ), (8,), (9, -1, -1, -1), (), ''), ),
+     ((4, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (4, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), _e_BPT_Scheduled_AC_CLResControlModeType, _d_BPT_Scheduled_AC_CLResControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlModeType', 3, _iso20_types.CLReqControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlModeType', 3, _iso20_types.CLResControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType', 13, _xmldsig.CanonicalizationMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##any',), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopReqType', 3, _iso20_types.ChargeLoopReq, 56, (('header', False), ('display_parameters', False), ('meter_info_requested', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 33), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', 23), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopResType', 3, _iso20_types.ChargeLoopRes, 57, (('header', False), ('response_code', False), ('evse_status', False), ('meter_info', False), ('receipt', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 33), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', 28), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', 34), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', 39), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryReqType', 3, _iso20_types.ChargeParameterDiscoveryReq, 56, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 33), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryResType', 3, _iso20_types.ChargeParameterDiscoveryRes, 57, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 33), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType', 1, _xmldsig.DSAKeyValue, -1, (('p', False), ('q', False), ('g', False), ('y', False), ('j', False), ('seed', False), ('pgen_counter', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'P', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Q', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'G', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Y', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'J', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Seed', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), _e_DSAKeyValueType, _d_DSAKeyValueType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedCostType', 1, _iso20_types.DetailedCost, -1, (('amount', False), ('cost_per_unit', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', 38), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', 38), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DetailedCostType, _d_DetailedCostType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedTaxType', 1, _iso20_types.DetailedTax, -1, (('tax_rule_id', False), ('amount', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', 38), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DetailedTaxType, _d_DetailedTaxType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType', 13, _xmldsig.DigestMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParametersType', 1, _iso20_types.DisplayParameters, -1, (('present_soc', False), ('minimum_soc', False), ('target_soc', False), ('maximum_soc', False), ('remaining_time_to_minimum_soc', False), ('remaining_time_to_target_soc', False), ('remaining_time_to_maximum_soc', False), ('charging_complete', False), ('battery_energy_capacity', False), ('inlet_hot', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', 38), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (9,), (10, -1, -1, -1), (), ''), ),
+     ((4, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (4, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (4, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 9, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), _e_DisplayParametersType, _d_DisplayParametersType),
+    ('urn:iso:std:iso:15118:-20:AC', 'Dynamic_AC_CLReqControlModeType', 1, _iso20_ac.Dynamic_AC_CLReqControlMode, 26, (('departure_time', False), ('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False), ('ev_maximum_charge_power', False), ('ev_maximum_charge_power_l2', False), ('ev_maximum_charge_power_l3', False), ('ev_minimum_charge_power', False), ('ev_minimum_charge_power_l2', False), ('ev_minimum_charge_power_l3', False), ('ev_present_active_power', False), ('ev_present_active_power_l2', False), ('ev_present_active_power_l3', False), ('ev_present_reactive_power', False), ('ev_present_reactive_power_l2', False), ('ev_present_reactive_power_l3', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 38), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L2', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L3', 38), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower', 38), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L2', 38), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L3', 38), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower', 38), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower_L2', 38), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower_L3', 38), ), (12,), (13, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower', 38), ), (13,), (14, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower_L2', 38), ), (14,), (15, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower_L3', 38), ), (15,), (16, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (2, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0)), 2), (1, (('SE', 7, 0),), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0)), 2), (2, (('SE', 9, 0), ('SE', 10, 0)), 2), (1, (('SE', 10, 0),), 2), (2, (('SE', 11, 0), ('SE', 12, 0), ('SE', 13, 0)), 2), (2, (('SE', 12, 0), ('SE', 13, 0)), 2), (1, (('SE', 13, 0),), 2), (2, (('SE', 14, 0), ('SE', 15, 0), ('EE', -1, 0)), 2), (2, (('SE', 15, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), _e_Dynamic_AC_CLReqControlModeType, _d_Dynamic_AC_CLReqControlModeType),
+    ('urn:iso:std:iso:15118:-20:AC', 'Dynamic_AC_CLResControlModeType', 1, _iso20_ac.Dynamic_AC_CLResControlMode, 27, (('departure_time', False), ('minimum_soc', False), ('target_soc', False), ('ack_max_delay', False), ('evse_target_active_power', False), ('evse_target_active_power_l2', False), ('evse_target_active_power_l3', False), ('evse_target_reactive_power', False), ('evse_target_reactive_power_l2', False), ('evse_target_reactive_power_l3', False), ('evse_present_active_power', False), ('evse_present_active_power_l2', False), ('evse_present_active_power_l3', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower_L2', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower_L3', 38), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower', 38), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower_L2', 38), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower_L3', 38), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower', 38), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L2', 38), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L3', 38), ), (12,), (13, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (4, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (4, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (2, (('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (2, (('SE', 12, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), _e_Dynamic_AC_CLResControlModeType, _d_Dynamic_AC_CLResControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLReqControlModeType', 3, _iso20_types.Dynamic_CLReqControlMode, 12, (('departure_time', False), ('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 38), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLResControlModeType', 3, _iso20_types.Dynamic_CLResControlMode, 13, (('departure_time', False), ('minimum_soc', False), ('target_soc', False), ('ack_max_delay', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatusType', 1, _iso20_types.EVSEStatus, -1, (('notification_max_delay', False), ('evse_notification', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', (('enum', None, None, 3, None, None, None, _EI86, _EV87, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVSEStatusType, _d_EVSEStatusType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType', 13, _xmldsig.KeyInfo, -1, (('id', False), ('content', False)), 1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 30), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 41), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 58), ), (-1,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 36), ), (-1,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 42), ), (-1,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (8, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (9, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 1), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType', 13, _xmldsig.KeyValue, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 19), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 37), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), 0), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ListOfRootCertificateIDsType', 1, _iso20_types.ListOfRootCertificateIDs, -1, (('root_certificate_id', True),), -1,
+     (('SE', 1, 20, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', 59), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType', 1, _xmldsig.Manifest, -1, (('id', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 40), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_ManifestType, _d_ManifestType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType', 1, _iso20_types.MessageHeader, -1, (('session_id', False), ('time_stamp', False), ('signature', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Signature', 50), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MessageHeaderType, _d_MessageHeaderType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoType', 1, _iso20_types.MeterInfo, -1, (('meter_id', False), ('charged_energy_reading_wh', False), ('bpt_discharged_energy_reading_wh', False), ('capacitive_energy_reading_va_rh', False), ('bpt_inductive_energy_reading_va_rh', False), ('meter_signature', False), ('meter_status', False), ('meter_timestamp', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MeterInfoType, _d_MeterInfoType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType', 13, _xmldsig.Object, -1, (('encoding', False), ('id', False), ('mime_type', False), ('content', False)), 3,
+     (('AT', 0, 1, (('', 'Encoding', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'MimeType', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (4, -1, -1, -1), ('##any',), 'lax'), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType', 9, _xmldsig.PGPData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (5, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('SE', 0, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 3, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType', 1, _xmldsig.RSAKeyValue, -1, (('modulus', False), ('exponent', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Modulus', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Exponent', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RSAKeyValueType, _d_RSAKeyValueType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RationalNumberType', 1, _iso20_types.RationalNumber, -1, (('exponent', False), ('value', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RationalNumberType, _d_RationalNumberType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ReceiptType', 1, _iso20_types.Receipt, -1, (('time_anchor', False), ('energy_costs', False), ('occupancy_costs', False), ('additional_services_costs', False), ('overstay_costs', False), ('tax_costs', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', 20), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', 20), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AdditionalServicesCosts', 20), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', 20), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 10, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxCosts', 21), ), (5,), (-1, -1, 6, 7), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ReceiptType, _d_ReceiptType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType', 1, _xmldsig.Reference, -1, (('id', False), ('type', False), ('uri', False), ('transforms', False), ('digest_method', False), ('digest_value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 54), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 22), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType'))), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('SE', 3, 0), ('SE', 4, 0)), 1), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 3, 0), ('SE', 4, 0)), _e_ReferenceType, _d_ReferenceType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType', 1, _xmldsig.RetrievalMethod, -1, (('type', False), ('uri', False), ('transforms', False)), -1,
+     (('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 54), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('EE', -1, 0)), _e_RetrievalMethodType, _d_RetrievalMethodType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType', 9, _xmldsig.SPKIData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE*', 0, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:AC', 'Scheduled_AC_CLReqControlModeType', 1, _iso20_ac.Scheduled_AC_CLReqControlMode, 45, (('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False), ('ev_maximum_charge_power', False), ('ev_maximum_charge_power_l2', False), ('ev_maximum_charge_power_l3', False), ('ev_minimum_charge_power', False), ('ev_minimum_charge_power_l2', False), ('ev_minimum_charge_power_l3', False), ('ev_present_active_power', False), ('ev_present_active_power_l2', False), ('ev_present_active_power_l3', False), ('ev_present_reactive_power', False), ('ev_present_reactive_power_l2', False), ('ev_present_reactive_power_l3', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 38), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower', 38), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L2', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMaximumChargePower_L3', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower', 38), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L2', 38), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVMinimumChargePower_L3', 38), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower', 38), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower_L2', 38), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentActivePower_L3', 38), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower', 38), ), (12,), (13, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower_L2', 38), ), (13,), (14, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVPresentReactivePower_L3', 38), ), (14,), (15, -1, -1, -1), (), ''), ),
+     ((4, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (4, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0)), 2), (1, (('SE', 9, 0),), 2), (3, (('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('SE', 13, 0), ('SE', 14, 0), ('EE', -1, 0)), 2), (3, (('SE', 11, 0), ('SE', 12, 0), ('SE', 13, 0), ('SE', 14, 0), ('EE', -1, 0)), 2), (3, (('SE', 12, 0), ('SE', 13, 0), ('SE', 14, 0), ('EE', -1, 0)), 2), (2, (('SE', 13, 0), ('SE', 14, 0), ('EE', -1, 0)), 2), (2, (('SE', 14, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), _e_Scheduled_AC_CLReqControlModeType, _d_Scheduled_AC_CLReqControlModeType),
+    ('urn:iso:std:iso:15118:-20:AC', 'Scheduled_AC_CLResControlModeType', 1, _iso20_ac.Scheduled_AC_CLResControlMode, 46, (('evse_target_active_power', False), ('evse_target_active_power_l2', False), ('evse_target_active_power_l3', False), ('evse_target_reactive_power', False), ('evse_target_reactive_power_l2', False), ('evse_target_reactive_power_l3', False), ('evse_present_active_power', False), ('evse_present_active_power_l2', False), ('evse_present_active_power_l3', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower', 38), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower_L2', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetActivePower_L3', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower', 38), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower_L2', 38), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSETargetReactivePower_L3', 38), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower', 38), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L2', 38), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L3', 38), ), (8,), (9, -1, -1, -1), (), ''), ),
+     ((4, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (4, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), _e_Scheduled_AC_CLResControlModeType, _d_Scheduled_AC_CLResControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLReqControlModeType', 3, _iso20_types.Scheduled_CLReqControlMode, 12, (('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 38), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 38), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLResControlModeType', 3, _iso20_types.Scheduled_CLResControlMode, 13, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType', 13, _xmldsig.SignatureMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType', 1, _xmldsig.SignatureProperties, -1, (('id', False), ('signature_property', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 49), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType', 13, _xmldsig.SignatureProperty, -1, (('id', False), ('target', False), ('content', False)), 2,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 1, 1, (('', 'Target', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('AT', 0, 0), ('AT', 1, 0)), 0), (1, (('AT', 1, 0),), 1), (2, (('SE*', 2, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType', 1, _xmldsig.Signature, -1, (('id', False), ('signed_info', False), ('signature_value', False), ('key_info', False), ('object', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 52), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 51), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 29), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Object', 35), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignatureType, _d_SignatureType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType', 1, _xmldsig.SignatureValue, -1, (('id', False), ('value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, None, None, None, 'base64'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('CH', 1, 0)), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),), _e_SignatureValueType, _d_SignatureValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType', 1, _xmldsig.SignedInfo, -1, (('id', False), ('canonicalization_method', False), ('signature_method', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 14), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 47), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 40), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignedInfoType, _d_SignedInfoType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType', 13, _xmldsig.Transform, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'XPath', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType', 1, _xmldsig.Transforms, -1, (('transform', True),), -1,
+     (('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Transform', 53), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_TransformsType, _d_TransformsType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GMessageType', 3, _iso20_types.V2GMessage, -1, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 33), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GRequestType', 3, _iso20_types.V2GRequest, 55, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 33), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GResponseType', 3, _iso20_types.V2GResponse, 55, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 33), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType', 9, _xmldsig.X509Data, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 59), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (5, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (6, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), 0), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType', 1, _xmldsig.X509IssuerSerial, -1, (('x509_issuer_name', False), ('x509_serial_number', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_X509IssuerSerialType, _d_X509IssuerSerialType),
+)
+SIMPLE = (
+    ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'ID', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'IDREF', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NCName', 'http://www.w3.org/2001/XMLSchema', 'Name', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NMTOKEN', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'Name', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'QName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'anyURI', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'base64Binary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2001/XMLSchema', 'boolean', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2001/XMLSchema', 'byte', 'http://www.w3.org/2001/XMLSchema', 'short', ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'hexBinary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'hex')),
+    ('http://www.w3.org/2001/XMLSchema', 'int', 'http://www.w3.org/2001/XMLSchema', 'long', ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'integer', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'language', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'long', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'negativeInteger', 'http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', ('int', None, -1, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('uint', 0, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, 0, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'normalizedString', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'positiveInteger', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 1, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'short', 'http://www.w3.org/2001/XMLSchema', 'int', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'string', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'token', 'http://www.w3.org/2001/XMLSchema', 'normalizedString', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedByte', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedInt', 'http://www.w3.org/2001/XMLSchema', 'unsignedLong', ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedLong', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedShort', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 160, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI86, _EV87, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 255, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 80, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI111, _EV112, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, 8, None, None, None, None, 'hex')),
+)
+URIS = ('', 'http://www.w3.org/XML/1998/namespace', 'http://www.w3.org/2001/XMLSchema-instance', 'http://www.w3.org/2001/XMLSchema', 'http://www.w3.org/2000/09/xmldsig#', 'urn:iso:std:iso:15118:-20:AC', 'urn:iso:std:iso:15118:-20:CommonTypes')
+LOCAL_NAMES = (
+    ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI'),
+    ('base', 'id', 'lang', 'space'),
+    ('nil', 'type'),
+    ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION', 'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date', 'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear', 'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger', 'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short', 'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort'),
+    ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue', 'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType', 'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType', 'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus', 'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter', 'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod', 'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature', 'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType', 'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue', 'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms', 'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName', 'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName', 'XPath', 'Y'),
+    ('AC_CPDReqEnergyTransferMode', 'AC_CPDReqEnergyTransferModeType', 'AC_CPDResEnergyTransferMode', 'AC_CPDResEnergyTransferModeType', 'AC_ChargeLoopReq', 'AC_ChargeLoopReqType', 'AC_ChargeLoopRes', 'AC_ChargeLoopResType', 'AC_ChargeParameterDiscoveryReq', 'AC_ChargeParameterDiscoveryReqType', 'AC_ChargeParameterDiscoveryRes', 'AC_ChargeParameterDiscoveryResType', 'BPT_AC_CPDReqEnergyTransferMode', 'BPT_AC_CPDReqEnergyTransferModeType', 'BPT_AC_CPDResEnergyTransferMode', 'BPT_AC_CPDResEnergyTransferModeType', 'BPT_Dynamic_AC_CLReqControlMode', 'BPT_Dynamic_AC_CLReqControlModeType', 'BPT_Dynamic_AC_CLResControlMode', 'BPT_Dynamic_AC_CLResControlModeType', 'BPT_Scheduled_AC_CLReqControlMode', 'BPT_Scheduled_AC_CLReqControlModeType', 'BPT_Scheduled_AC_CLResControlMode', 'BPT_Scheduled_AC_CLResControlModeType', 'Dynamic_AC_CLReqControlMode', 'Dynamic_AC_CLReqControlModeType', 'Dynamic_AC_CLResControlMode', 'Dynamic_AC_CLResControlModeType', 'EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumDischargePower', 'EVMaximumDischargePower_L2', 'EVMaximumDischargePower_L3', 'EVMaximumV2XEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower', 'EVMinimumDischargePower_L2', 'EVMinimumDischargePower_L3', 'EVMinimumV2XEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVSEMaximumChargePower', 'EVSEMaximumChargePower_L2', 'EVSEMaximumChargePower_L3', 'EVSEMaximumDischargePower', 'EVSEMaximumDischargePower_L2', 'EVSEMaximumDischargePower_L3', 'EVSEMinimumChargePower', 'EVSEMinimumChargePower_L2', 'EVSEMinimumChargePower_L3', 'EVSEMinimumDischargePower', 'EVSEMinimumDischargePower_L2', 'EVSEMinimumDischargePower_L3', 'EVSENominalFrequency', 'EVSEPowerRampLimitation', 'EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'EVSETargetActivePower', 'EVSETargetActivePower_L2', 'EVSETargetActivePower_L3', 'EVSETargetFrequency', 'EVSETargetReactivePower', 'EVSETargetReactivePower_L2', 'EVSETargetReactivePower_L3', 'MaximumPowerAsymmetry', 'Scheduled_AC_CLReqControlMode', 'Scheduled_AC_CLReqControlModeType', 'Scheduled_AC_CLResControlMode', 'Scheduled_AC_CLResControlModeType'),
+    ('AckMaxDelay', 'AdditionalServicesCosts', 'Amount', 'BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'BatteryEnergyCapacity', 'CLReqControlMode', 'CLReqControlModeType', 'CLResControlMode', 'CLResControlModeType', 'CapacitiveEnergyReadingVARh', 'ChargeLoopReqType', 'ChargeLoopResType', 'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryResType', 'ChargedEnergyReadingWh', 'ChargingComplete', 'CostPerUnit', 'DepartureTime', 'DetailedCostType', 'DetailedTaxType', 'DisplayParameters', 'DisplayParametersType', 'Dynamic_CLReqControlModeType', 'Dynamic_CLResControlModeType', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVSENotification', 'EVSEStatus', 'EVSEStatusType', 'EVTargetEnergyRequest', 'EnergyCosts', 'Exponent', 'Header', 'InletHot', 'ListOfRootCertificateIDsType', 'MaximumSOC', 'MessageHeaderType', 'MeterID', 'MeterInfo', 'MeterInfoRequested', 'MeterInfoType', 'MeterSignature', 'MeterStatus', 'MeterTimestamp', 'MinimumSOC', 'NotificationMaxDelay', 'OccupancyCosts', 'OverstayCosts', 'PresentSOC', 'RationalNumberType', 'Receipt', 'ReceiptType', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'ResponseCode', 'RootCertificateID', 'Scheduled_CLReqControlModeType', 'Scheduled_CLResControlModeType', 'SessionID', 'TargetSOC', 'TaxCosts', 'TaxRuleID', 'TimeAnchor', 'TimeStamp', 'V2GMessageType', 'V2GRequestType', 'V2GResponseType', 'Value', 'descriptionType', 'evseNotificationType', 'identifierType', 'meterIDType', 'meterSignatureType', 'nameType', 'numericIDType', 'percentValueType', 'processingType', 'responseCodeType', 'sessionIDType'),
+)
+DOCUMENT_REFS = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    12,
+    13,
+    14,
+    19,
+    22,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    24,
+    25,
+    29,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    30,
+    32,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    35,
+    36,
+    37,
+    40,
+    41,
+    42,
+    43,
+    44,
+    50,
+    47,
+    48,
+    49,
+    51,
+    52,
+    53,
+    54,
+    58,
+)
+FRAGMENT_REFS = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    20,
+    38,
+    6,
+    7,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    8,
+    9,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    10,
+    11,
+    38,
+    12,
+    13,
+    14,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    38,
+    19,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    22,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    23,
+    24,
+    25,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    (('enum', None, None, 3, None, None, None, _EI86, _EV87, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType')),
+    38,
+    38,
+    38,
+    38,
+    28,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    38,
+    20,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType')),
+    33,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    29,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    30,
+    32,
+    38,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType')),
+    34,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    35,
+    20,
+    20,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    36,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    37,
+    39,
+    40,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType')),
+    41,
+    59,
+    42,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    43,
+    44,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType')),
+    50,
+    47,
+    48,
+    49,
+    51,
+    52,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    21,
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    53,
+    54,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    58,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    59,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+)
+SCHEMA = SchemaTables(NAME, TYPES, SIMPLE, URIS, LOCAL_NAMES, DOCUMENT, DOCUMENT_REFS, FRAGMENT, FRAGMENT_REFS)
 

@@ -10,8 +10,9 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
+from exi.generic import dec_generic, enc_generic
+from exi.tables import SchemaTables
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, SlowPath, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso20_acdp as _iso20_acdp
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
@@ -27,53 +28,50 @@ _EI6 = {'Home': 0, 'Moving': 1, 'EndPosition': 2}
 _EV7 = (_iso20_acdp.MechanicalChargingDeviceStatus.Home, _iso20_acdp.MechanicalChargingDeviceStatus.Moving, _iso20_acdp.MechanicalChargingDeviceStatus.EndPosition, )
 _EI8 = {'Invalid': 0, 'Safe': 1, 'Warning': 2, 'Fault': 3}
 _EV9 = (_iso20_acdp.IsolationStatus.Invalid, _iso20_acdp.IsolationStatus.Safe, _iso20_acdp.IsolationStatus.Warning, _iso20_acdp.IsolationStatus.Fault, )
-_T10 = {1: (1, 2), 2: (0, 1)}
-_T11 = {2: (1, 3), 3: (0, 2)}
-_T12 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T13 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T14 = {0: (1, 2), 2: (0, 2)}
-_T15 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T16 = {4: (1, 2), 5: (0, 2)}
-_T17 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
-_T18 = {0: (1, 4), 1: (0, 4)}
-_T19 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
-_T20 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
-_T21 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
-_T22 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
-_T23 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
-_T24 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
-_T25 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
-_T26 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T27 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_T28 = {0: (1, 2), 1: (0, 1)}
-_T29 = {0: (1, 3), 1: (0, 3)}
-_T30 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
-_T31 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
-_T32 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_EI33 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_EV34 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
-_T35 = {2: (1, 3), 3: (0, 3)}
-_T36 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
-_EI37 = {'StateA': 0, 'StateB': 1, 'StateC': 2, 'StateD': 3, 'StateE': 4}
-_EV38 = (_iso20_acdp.CpStatus.StateA, _iso20_acdp.CpStatus.StateB, _iso20_acdp.CpStatus.StateC, _iso20_acdp.CpStatus.StateD, _iso20_acdp.CpStatus.StateE, )
-_T39 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
-_T40 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
-_EI41 = {'OK_NoEVError': 0, 'FAILED': 1, 'FAILED_EmergencyEvent': 2, 'FAILED_Breaker': 3, 'FAILED_RESSTemperatureInhibit': 4, 'FAILED_RESS': 5, 'FAILED_ChargingCurrentDifferential': 6, 'FAILED_ChargingVoltageOutOfRange': 7, 'FAILED_Reserved1': 8, 'FAILED_Reserved2': 9}
-_EV42 = (_iso20_acdp.ErrorCode.OK_NoEVError, _iso20_acdp.ErrorCode.FAILED, _iso20_acdp.ErrorCode.FAILED_EmergencyEvent, _iso20_acdp.ErrorCode.FAILED_Breaker, _iso20_acdp.ErrorCode.FAILED_RESSTemperatureInhibit, _iso20_acdp.ErrorCode.FAILED_RESS, _iso20_acdp.ErrorCode.FAILED_ChargingCurrentDifferential, _iso20_acdp.ErrorCode.FAILED_ChargingVoltageOutOfRange, _iso20_acdp.ErrorCode.FAILED_Reserved1, _iso20_acdp.ErrorCode.FAILED_Reserved2, )
-_T43 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
-_T44 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T45 = {2: (1, 2), 3: (0, 1)}
-_T46 = {1: (1, 3), 2: (0, 3)}
-_T47 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
-_T48 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
-_T49 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T50 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_T51 = {0: (1, 3), 1: (0, 2)}
-_T52 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
-_T53 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T54 = {3: (1, 2), 4: (0, 2)}
-_T55 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
-_T56 = {0: (16, 5), 1: (8, 4)}
+_T10 = {0: (1, 2), 2: (0, 2)}
+_T11 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T12 = {4: (1, 2), 5: (0, 2)}
+_T13 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
+_T14 = {0: (1, 4), 1: (0, 4)}
+_T15 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
+_T16 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
+_T17 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
+_T18 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
+_T19 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
+_T20 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
+_T21 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
+_T22 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T23 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_EI24 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_EV25 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
+_T26 = {2: (1, 3), 3: (0, 3)}
+_T27 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
+_EI28 = {'StateA': 0, 'StateB': 1, 'StateC': 2, 'StateD': 3, 'StateE': 4}
+_EV29 = (_iso20_acdp.CpStatus.StateA, _iso20_acdp.CpStatus.StateB, _iso20_acdp.CpStatus.StateC, _iso20_acdp.CpStatus.StateD, _iso20_acdp.CpStatus.StateE, )
+_T30 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
+_T31 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
+_EI32 = {'OK_NoEVError': 0, 'FAILED': 1, 'FAILED_EmergencyEvent': 2, 'FAILED_Breaker': 3, 'FAILED_RESSTemperatureInhibit': 4, 'FAILED_RESS': 5, 'FAILED_ChargingCurrentDifferential': 6, 'FAILED_ChargingVoltageOutOfRange': 7, 'FAILED_Reserved1': 8, 'FAILED_Reserved2': 9}
+_EV33 = (_iso20_acdp.ErrorCode.OK_NoEVError, _iso20_acdp.ErrorCode.FAILED, _iso20_acdp.ErrorCode.FAILED_EmergencyEvent, _iso20_acdp.ErrorCode.FAILED_Breaker, _iso20_acdp.ErrorCode.FAILED_RESSTemperatureInhibit, _iso20_acdp.ErrorCode.FAILED_RESS, _iso20_acdp.ErrorCode.FAILED_ChargingCurrentDifferential, _iso20_acdp.ErrorCode.FAILED_ChargingVoltageOutOfRange, _iso20_acdp.ErrorCode.FAILED_Reserved1, _iso20_acdp.ErrorCode.FAILED_Reserved2, )
+_T34 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
+_T35 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T36 = {1: (1, 2), 2: (0, 1)}
+_T37 = {0: (1, 2), 1: (0, 1)}
+_T38 = {2: (1, 2), 3: (0, 1)}
+_T39 = {1: (1, 3), 2: (0, 3)}
+_T40 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
+_T41 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
+_T42 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T43 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_T44 = {0: (1, 3), 1: (0, 3)}
+_T45 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
+_T46 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
+_T47 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_T48 = {0: (1, 3), 1: (0, 2)}
+_T49 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
+_T50 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T51 = {3: (1, 2), 4: (0, 2)}
+_T52 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
+_T53 = {0: (16, 5), 1: (8, 4)}
 
 
 def _e_ACDP_ConnectReqType(acc, n, o):
@@ -772,9 +770,7 @@ def _e_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -782,14 +778,11 @@ def _e_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLReqControlMode):
+def _d_CLReqControlModeType(D, T, p, L, R):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -802,9 +795,7 @@ def _e_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -812,14 +803,11 @@ def _e_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLResControlMode):
+def _d_CLResControlModeType(D, T, p, L, R):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -832,7 +820,7 @@ def _e_CanonicalizationMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_CanonicalizationMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 8)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -844,7 +832,7 @@ def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 8)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -857,33 +845,7 @@ def _e_ChargeLoopReqType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.display_parameters
-        if v is not None:
-            f = 'DisplayParameters'
-            acc <<= 2
-            n += 2
-            acc, n = _e_DisplayParametersType(acc, n, v)
-            s = 2
-        v = o.meter_info_requested
-        if v is None: raise missing('MeterInfoRequested')
-        f = 'MeterInfoRequested'
-        cw = _T10.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc = (acc << 3) | (w_bool(v) << 1)
-        n += 3
-        s = 3
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -891,44 +853,11 @@ def _e_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
+def _d_ChargeLoopReqType(D, T, p, L, R):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x1 = None
-        nxt = 0
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
-        p += 2
-        nxt = (1, 2)[c]
-        if nxt == 1:
-            f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x1 = v
-            nxt = 2
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        f = 'MeterInfoRequested'
-        x = (D >> (T - p - 3)) & 7
-        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
-        v = (x & 2) == 2
-        p += 3
-        x2 = v
-        nxt = -1
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        return o, p
+        raise DecodeError('type ChargeLoopReqType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -941,50 +870,7 @@ def _e_ChargeLoopResType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI2)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        v = o.evse_status
-        if v is not None:
-            f = 'EVSEStatus'
-            acc <<= 3
-            n += 3
-            acc, n = _e_EVSEStatusType(acc, n, v)
-            s = 3
-        v = o.meter_info
-        if v is not None:
-            f = 'MeterInfo'
-            cw = _T11.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_MeterInfoType(acc, n, v)
-            s = 4
-        v = o.receipt
-        if v is not None:
-            f = 'Receipt'
-            cw = _T12.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_ReceiptType(acc, n, v)
-            s = 5
-        cw = _T13.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -992,64 +878,11 @@ def _e_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
+def _d_ChargeLoopResType(D, T, p, L, R):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x2 = None
-        x3 = None
-        x4 = None
-        nxt = 0
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        nxt = 1
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV3[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EE')
-        p += 3
-        nxt = (2, 3, 4, -1)[c]
-        if nxt == 2:
-            f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x2 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
-            p += 2
-            nxt = (3, 4, -1)[c]
-        if nxt == 3:
-            f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x3 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
-            p += 2
-            nxt = (4, -1)[c]
-        if nxt == 4:
-            f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x4 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        _s4(o, x4)
-        return o, p
+        raise DecodeError('type ChargeLoopResType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1062,16 +895,7 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1079,20 +903,11 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R):
     """Decode ChargeParameterDiscoveryReqType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type ChargeParameterDiscoveryReqType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1105,23 +920,7 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI2)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1129,27 +928,11 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R):
     """Decode ChargeParameterDiscoveryResType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV3[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type ChargeParameterDiscoveryResType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1180,7 +963,7 @@ def _e_DSAKeyValueType(acc, n, o):
         v = o.g
         if v is not None:
             f = 'G'
-            cw = _T14.get(s)
+            cw = _T10.get(s)
             if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1189,7 +972,7 @@ def _e_DSAKeyValueType(acc, n, o):
         v = o.y
         if v is None: raise missing('Y')
         f = 'Y'
-        cw = _T15.get(s)
+        cw = _T11.get(s)
         if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -1205,7 +988,7 @@ def _e_DSAKeyValueType(acc, n, o):
         v = o.seed
         if v is not None:
             f = 'Seed'
-            cw = _T16.get(s)
+            cw = _T12.get(s)
             if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1219,7 +1002,7 @@ def _e_DSAKeyValueType(acc, n, o):
             n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T17.get(s)
+        cw = _T13.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -1242,7 +1025,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -1259,7 +1042,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -1275,7 +1058,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -1284,7 +1067,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -1454,7 +1237,7 @@ def _e_DigestMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_DigestMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 16)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1466,7 +1249,7 @@ def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 16)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1489,7 +1272,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T18.get(s)
+            cw = _T14.get(s)
             if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1500,7 +1283,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T19.get(s)
+            cw = _T15.get(s)
             if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1511,7 +1294,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.maximum_soc
         if v is not None:
             f = 'MaximumSOC'
-            cw = _T20.get(s)
+            cw = _T16.get(s)
             if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1522,7 +1305,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_minimum_soc
         if v is not None:
             f = 'RemainingTimeToMinimumSOC'
-            cw = _T21.get(s)
+            cw = _T17.get(s)
             if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1536,7 +1319,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_target_soc
         if v is not None:
             f = 'RemainingTimeToTargetSOC'
-            cw = _T22.get(s)
+            cw = _T18.get(s)
             if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1550,7 +1333,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_maximum_soc
         if v is not None:
             f = 'RemainingTimeToMaximumSOC'
-            cw = _T23.get(s)
+            cw = _T19.get(s)
             if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1564,7 +1347,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.charging_complete
         if v is not None:
             f = 'ChargingComplete'
-            cw = _T24.get(s)
+            cw = _T20.get(s)
             if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1574,7 +1357,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.battery_energy_capacity
         if v is not None:
             f = 'BatteryEnergyCapacity'
-            cw = _T25.get(s)
+            cw = _T21.get(s)
             if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1583,14 +1366,14 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.inlet_hot
         if v is not None:
             f = 'InletHot'
-            cw = _T26.get(s)
+            cw = _T22.get(s)
             if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc = (acc << 3) | (w_bool(v) << 1)
             n += 3
             s = 10
-        cw = _T27.get(s)
+        cw = _T23.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -1617,7 +1400,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
         x8 = None
         x9 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 11)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
@@ -1629,7 +1412,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 10)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
@@ -1641,7 +1424,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 9)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
@@ -1653,7 +1436,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
@@ -1665,7 +1448,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
@@ -1684,7 +1467,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -1703,7 +1486,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -1722,7 +1505,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -1733,7 +1516,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 3
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -1742,7 +1525,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -1779,44 +1562,7 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 12) | (v << 1)
-                n += 12
-            else:
-                acc <<= 2
-                n += 2
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        v = o.ev_target_energy_request
-        if v is None: raise missing('EVTargetEnergyRequest')
-        f = 'EVTargetEnergyRequest'
-        cw = _T28.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 2
-        v = o.ev_maximum_energy_request
-        if v is None: raise missing('EVMaximumEnergyRequest')
-        f = 'EVMaximumEnergyRequest'
-        acc <<= 1
-        n += 1
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 3
-        v = o.ev_minimum_energy_request
-        if v is None: raise missing('EVMinimumEnergyRequest')
-        f = 'EVMinimumEnergyRequest'
-        acc <<= 1
-        n += 1
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 4
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1824,60 +1570,11 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Dynamic_CLReqControlModeType(D, T, p, L, R):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
-        x0 = None
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
-        p += 2
-        nxt = (0, 1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            nxt = 1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x1 = v
-        nxt = 2
-        f = 'EVMaximumEnergyRequest'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
-        p += 1
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x2 = v
-        nxt = 3
-        f = 'EVMinimumEnergyRequest'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
-        p += 1
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x3 = v
-        nxt = -1
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        return o, p
+        raise DecodeError('type Dynamic_CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1890,59 +1587,7 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 13) | (v << 1)
-                n += 13
-            else:
-                acc <<= 3
-                n += 3
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        v = o.minimum_soc
-        if v is not None:
-            f = 'MinimumSOC'
-            cw = _T29.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
-            acc = (acc << 9) | ((v - 0) << 1)
-            n += 9
-            s = 2
-        v = o.target_soc
-        if v is not None:
-            f = 'TargetSOC'
-            cw = _T30.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
-            acc = (acc << 9) | ((v - 0) << 1)
-            n += 9
-            s = 3
-        v = o.ack_max_delay
-        if v is not None:
-            f = 'AckMaxDelay'
-            cw = _T31.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
-            if v < 128:
-                acc = (acc << 10) | (v << 1)
-                n += 10
-            else:
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 4
-        cw = _T32.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1950,85 +1595,11 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
+def _d_Dynamic_CLResControlModeType(D, T, p, L, R):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE')
-        p += 3
-        nxt = (0, 1, 2, 3, -1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
-            p += 3
-            nxt = (1, 2, 3, -1)[c]
-        if nxt == 1:
-            f = 'MinimumSOC'
-            x = (D >> (T - p - 9)) & 511
-            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
-            v = (x >> 1) & 127
-            if v > 100: raise out_of_range(v, 0, 100, p)
-            p += 9
-            x1 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EE')
-            p += 2
-            nxt = (2, 3, -1)[c]
-        if nxt == 2:
-            f = 'TargetSOC'
-            x = (D >> (T - p - 9)) & 511
-            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
-            v = (x >> 1) & 127
-            if v > 100: raise out_of_range(v, 0, 100, p)
-            p += 9
-            x2 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EE')
-            p += 2
-            nxt = (3, -1)[c]
-        if nxt == 3:
-            f = 'AckMaxDelay'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 65535)
-                    if p > L: D, T, L = window(R, p)
-            x3 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        return o, p
+        raise DecodeError('type Dynamic_CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2056,7 +1627,7 @@ def _e_EVSEStatusType(acc, n, o):
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        i = enum_index(v, _EI33)
+        i = enum_index(v, _EI24)
         acc = (acc << 6) | (i << 1)
         n += 6
         s = 2
@@ -2092,7 +1663,7 @@ def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.EVSEStatu
         f = 'EVSENotification'
         x = (D >> (T - p - 6)) & 63
         if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
-        v = _EV34[(x >> 1) & 7]
+        v = _EV25[(x >> 1) & 7]
         p += 6
         x1 = v
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -2134,7 +1705,7 @@ def _e_EVTechnicalStatusType(acc, n, o):
         v = o.evwlan_strength
         if v is not None:
             f = 'EVWLANStrength'
-            cw = _T35.get(s)
+            cw = _T26.get(s)
             if cw is None: raise not_allowed('EVWLANStrength', 'EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2143,18 +1714,18 @@ def _e_EVTechnicalStatusType(acc, n, o):
         v = o.evcp_status
         if v is not None:
             f = 'EVCPStatus'
-            cw = _T36.get(s)
+            cw = _T27.get(s)
             if cw is None: raise not_allowed('EVCPStatus', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            i = enum_index(v, _EI37)
+            i = enum_index(v, _EI28)
             acc = (acc << 5) | (i << 1)
             n += 5
             s = 5
         v = o.evsoc
         if v is not None:
             f = 'EVSOC'
-            cw = _T39.get(s)
+            cw = _T30.get(s)
             if cw is None: raise not_allowed('EVSOC', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2165,25 +1736,25 @@ def _e_EVTechnicalStatusType(acc, n, o):
         v = o.ev_error_code
         if v is not None:
             f = 'EVErrorCode'
-            cw = _T40.get(s)
+            cw = _T31.get(s)
             if cw is None: raise not_allowed('EVErrorCode', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            i = enum_index(v, _EI41)
+            i = enum_index(v, _EI32)
             acc = (acc << 6) | (i << 1)
             n += 6
             s = 7
         v = o.ev_timeout
         if v is not None:
             f = 'EVTimeout'
-            cw = _T43.get(s)
+            cw = _T34.get(s)
             if cw is None: raise not_allowed('EVTimeout', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc = (acc << 3) | (w_bool(v) << 1)
             n += 3
             s = 8
-        cw = _T44.get(s)
+        cw = _T35.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2220,7 +1791,7 @@ def _d_EVTechnicalStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.EVT
         p += 4
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -2231,7 +1802,7 @@ def _d_EVTechnicalStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.EVT
             p += 3
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -2240,18 +1811,18 @@ def _d_EVTechnicalStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.EVT
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
             f = 'EVCPStatus'
             x = (D >> (T - p - 5)) & 31
             if x & 17: raise fused_error(x, 17, 5, p, 'EVCPStatus')
-            v = _EV38[(x >> 1) & 7]
+            v = _EV29[(x >> 1) & 7]
             p += 5
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSOC, EVErrorCode, EVTimeout, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSOC, EVErrorCode, EVTimeout, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -2263,18 +1834,18 @@ def _d_EVTechnicalStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.EVT
             p += 9
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVErrorCode, EVTimeout, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVErrorCode, EVTimeout, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
             f = 'EVErrorCode'
             x = (D >> (T - p - 6)) & 63
             if x & 33: raise fused_error(x, 33, 6, p, 'EVErrorCode')
-            v = _EV42[(x >> 1) & 15]
+            v = _EV33[(x >> 1) & 15]
             p += 6
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVTimeout, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVTimeout, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -2309,7 +1880,7 @@ def _e_KeyInfoType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyInfoType)
+        return enc_generic(acc, n, o, SCHEMA, 22)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2321,7 +1892,7 @@ def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, SCHEMA, 22)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2334,7 +1905,7 @@ def _e_KeyValueType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyValueType)
+        return enc_generic(acc, n, o, SCHEMA, 23)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2346,7 +1917,7 @@ def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, SCHEMA, 23)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2377,7 +1948,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 20 else 1
-        cw = _T10.get(s)
+        cw = _T36.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2405,7 +1976,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_t
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -2444,7 +2015,7 @@ def _e_ManifestType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
-                    cw = _T28.get(s)
+                    cw = _T37.get(s)
                     if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -2471,7 +2042,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -2489,7 +2060,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -2535,7 +2106,7 @@ def _e_MessageHeaderType(acc, n, o):
             n += 2
             acc, n = _e_SignatureType(acc, n, v)
             s = 3
-        cw = _T45.get(s)
+        cw = _T38.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2577,7 +2148,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Messag
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -2639,7 +2210,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.capacitive_energy_reading_va_rh
         if v is not None:
             f = 'CapacitiveEnergyReadingVARh'
-            cw = _T35.get(s)
+            cw = _T26.get(s)
             if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2653,7 +2224,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.bpt_inductive_energy_reading_va_rh
         if v is not None:
             f = 'BPT_InductiveEnergyReadingVARh'
-            cw = _T36.get(s)
+            cw = _T27.get(s)
             if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2667,7 +2238,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_signature
         if v is not None:
             f = 'MeterSignature'
-            cw = _T39.get(s)
+            cw = _T30.get(s)
             if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2676,7 +2247,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_status
         if v is not None:
             f = 'MeterStatus'
-            cw = _T40.get(s)
+            cw = _T31.get(s)
             if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2693,7 +2264,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_timestamp
         if v is not None:
             f = 'MeterTimestamp'
-            cw = _T43.get(s)
+            cw = _T34.get(s)
             if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2704,7 +2275,7 @@ def _e_MeterInfoType(acc, n, o):
             else:
                 acc, n = w_el_uint_raw(acc, n, v)
             s = 8
-        cw = _T44.get(s)
+        cw = _T35.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2751,7 +2322,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -2770,7 +2341,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -2789,7 +2360,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -2808,7 +2379,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -2817,7 +2388,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -2838,7 +2409,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -2881,7 +2452,7 @@ def _e_ObjectType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_ObjectType)
+        return enc_generic(acc, n, o, SCHEMA, 28)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2893,7 +2464,7 @@ def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, SCHEMA, 28)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2906,7 +2477,7 @@ def _e_PGPDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_PGPDataType)
+        return enc_generic(acc, n, o, SCHEMA, 29)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2918,7 +2489,7 @@ def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 29)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3087,7 +2658,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.occupancy_costs
         if v is not None:
             f = 'OccupancyCosts'
-            cw = _T46.get(s)
+            cw = _T39.get(s)
             if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3096,7 +2667,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.additional_services_costs
         if v is not None:
             f = 'AdditionalServicesCosts'
-            cw = _T47.get(s)
+            cw = _T40.get(s)
             if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3105,7 +2676,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.overstay_costs
         if v is not None:
             f = 'OverstayCosts'
-            cw = _T48.get(s)
+            cw = _T41.get(s)
             if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3120,7 +2691,7 @@ def _e_ReceiptType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TaxCosts'
                 if i == 0:
-                    cw = _T49.get(s)
+                    cw = _T42.get(s)
                     if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -3130,7 +2701,7 @@ def _e_ReceiptType(acc, n, o):
                 acc, n = _e_DetailedTaxType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 10 else 6
-        cw = _T50.get(s)
+        cw = _T43.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3169,7 +2740,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
@@ -3178,7 +2749,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 5)
             p += 3
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
@@ -3187,7 +2758,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 4)
             p += 3
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -3196,7 +2767,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -3205,7 +2776,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -3216,7 +2787,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -3254,7 +2825,7 @@ def _e_ReferenceType(acc, n, o):
         v = o.type
         if v is not None:
             f = '@Type'
-            cw = _T29.get(s)
+            cw = _T44.get(s)
             if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3263,7 +2834,7 @@ def _e_ReferenceType(acc, n, o):
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T30.get(s)
+            cw = _T45.get(s)
             if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3272,7 +2843,7 @@ def _e_ReferenceType(acc, n, o):
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T31.get(s)
+            cw = _T46.get(s)
             if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3281,7 +2852,7 @@ def _e_ReferenceType(acc, n, o):
         v = o.digest_method
         if v is None: raise missing('DigestMethod')
         f = 'DigestMethod'
-        cw = _T32.get(s)
+        cw = _T47.get(s)
         if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3313,7 +2884,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -3322,7 +2893,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -3331,7 +2902,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -3340,7 +2911,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -3395,7 +2966,7 @@ def _e_RetrievalMethodType(acc, n, o):
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T51.get(s)
+            cw = _T48.get(s)
             if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3404,13 +2975,13 @@ def _e_RetrievalMethodType(acc, n, o):
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T52.get(s)
+            cw = _T49.get(s)
             if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
             s = 3
-        cw = _T53.get(s)
+        cw = _T50.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3430,7 +3001,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -3439,7 +3010,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -3448,7 +3019,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -3476,7 +3047,7 @@ def _e_SPKIDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SPKIDataType)
+        return enc_generic(acc, n, o, SCHEMA, 35)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3488,7 +3059,7 @@ def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 35)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3501,36 +3072,7 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.ev_target_energy_request
-        if v is not None:
-            f = 'EVTargetEnergyRequest'
-            acc <<= 3
-            n += 3
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 1
-        v = o.ev_maximum_energy_request
-        if v is not None:
-            f = 'EVMaximumEnergyRequest'
-            cw = _T51.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 2
-        v = o.ev_minimum_energy_request
-        if v is not None:
-            f = 'EVMinimumEnergyRequest'
-            cw = _T52.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 3
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3538,48 +3080,11 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Scheduled_CLReqControlModeType(D, T, p, L, R):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-        p += 3
-        nxt = (0, 1, 2, -1)[c]
-        if nxt == 0:
-            f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x0 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            p += 2
-            nxt = (1, 2, -1)[c]
-        if nxt == 1:
-            f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x1 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
-            p += 2
-            nxt = (2, -1)[c]
-        if nxt == 2:
-            f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x2 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        return o, p
+        raise DecodeError('type Scheduled_CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3592,9 +3097,7 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3602,14 +3105,11 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
+def _d_Scheduled_CLResControlModeType(D, T, p, L, R):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type Scheduled_CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3622,7 +3122,7 @@ def _e_SignatureMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignatureMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 38)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3634,7 +3134,7 @@ def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 38)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3663,7 +3163,7 @@ def _e_SignaturePropertiesType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SignatureProperty'
                 if i == 0:
-                    cw = _T28.get(s)
+                    cw = _T37.get(s)
                     if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -3690,7 +3190,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3708,7 +3208,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -3728,7 +3228,7 @@ def _e_SignaturePropertyType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignaturePropertyType)
+        return enc_generic(acc, n, o, SCHEMA, 40)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3740,7 +3240,7 @@ def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, SCHEMA, 40)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3763,7 +3263,7 @@ def _e_SignatureType(acc, n, o):
         v = o.signed_info
         if v is None: raise missing('SignedInfo')
         f = 'SignedInfo'
-        cw = _T28.get(s)
+        cw = _T37.get(s)
         if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3791,7 +3291,7 @@ def _e_SignatureType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Object'
                 if i == 0:
-                    cw = _T54.get(s)
+                    cw = _T51.get(s)
                     if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -3801,7 +3301,7 @@ def _e_SignatureType(acc, n, o):
                 acc, n = _e_ObjectType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 5
-        cw = _T55.get(s)
+        cw = _T52.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3821,7 +3321,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3844,7 +3344,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -3853,7 +3353,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -3863,7 +3363,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -3896,11 +3396,11 @@ def _e_SignatureValueType(acc, n, o):
         v = o.value
         f = "value"
         if len(v) == 0:
-            cw = _T56[s]
+            cw = _T53[s]
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             return acc, n
-        cw = _T28.get(s)
+        cw = _T37.get(s)
         if cw is None: raise not_allowed('value', '@Id, CH | CH')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3924,7 +3424,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -3940,7 +3440,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -3981,7 +3481,7 @@ def _e_SignedInfoType(acc, n, o):
         v = o.canonicalization_method
         if v is None: raise missing('CanonicalizationMethod')
         f = 'CanonicalizationMethod'
-        cw = _T28.get(s)
+        cw = _T37.get(s)
         if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -4028,7 +3528,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4060,7 +3560,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -4082,7 +3582,7 @@ def _e_TransformType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_TransformType)
+        return enc_generic(acc, n, o, SCHEMA, 44)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4094,7 +3594,7 @@ def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, SCHEMA, 44)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4149,7 +3649,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -4168,16 +3668,7 @@ def _e_V2GMessageType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4185,20 +3676,11 @@ def _e_V2GMessageType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GMessageType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
+def _d_V2GMessageType(D, T, p, L, R):
     """Decode V2GMessageType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type V2GMessageType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4211,16 +3693,7 @@ def _e_V2GRequestType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4228,20 +3701,11 @@ def _e_V2GRequestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GRequestType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
+def _d_V2GRequestType(D, T, p, L, R):
     """Decode V2GRequestType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type V2GRequestType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4254,23 +3718,7 @@ def _e_V2GResponseType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI2)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4278,27 +3726,11 @@ def _e_V2GResponseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GResponseType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
+def _d_V2GResponseType(D, T, p, L, R):
     """Decode V2GResponseType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV3[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type V2GResponseType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4311,7 +3743,7 @@ def _e_X509DataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_X509DataType)
+        return enc_generic(acc, n, o, SCHEMA, 49)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4323,7 +3755,7 @@ def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, SCHEMA, 49)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4408,64 +3840,9 @@ def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509Iss
         raise (err.within(f) if f else err) from exc
 
 
-_G_CanonicalizationMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_DigestMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_KeyInfoType = GenericTable(
-    states=((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 80)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 72)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('KeyValue', _e_KeyValueType, _d_KeyValueType, None), ), 3), ('SE', None, (('RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, None), ), 4), ('SE', None, (('X509Data', _e_X509DataType, _d_X509DataType, None), ), 5), ('SE', None, (('PGPData', _e_PGPDataType, _d_PGPDataType, None), ), 6), ('SE', None, (('SPKIData', _e_SPKIDataType, _d_SPKIDataType, None), ), 7), ('SE', None, (('MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 8), ('SE*', None, (), 9), ),
-    content='content',
-)
-_G_KeyValueType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), (6, 32)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), ),
-    positions=(('SE', None, (('DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, None), ), 1), ('SE', None, (('RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, None), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_ObjectType = GenericTable(
-    states=((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 4)), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 3)), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'encoding', (('Encoding', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('AT', 'mime_type', (('MimeType', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE*', None, (), 4), ),
-    content='content',
-)
-_G_PGPDataType = GenericTable(
-    states=((2, (('SE', 0, 0), ('SE', 3, 0)), (5, 16)), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE*', None, (), 5), ),
-    content='content',
-)
-_G_SPKIDataType = GenericTable(
-    states=((1, (('SE', 0, 0),), (4, 8)), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE', 0, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_SignatureMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_SignaturePropertyType = GenericTable(
-    states=((2, (('AT', 0, 0), ('AT', 1, 0)), (5, 16)), (1, (('AT', 1, 0),), (4, 8)), (2, (('SE*', 2, 0), ('CH', -1, 0)), (5, 16)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'target', (('Target', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_TransformType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ('SE', None, (('XPath', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ),
-    content='content',
-)
-_G_X509DataType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), (6, 48)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), ),
-    positions=(('SE', None, (('X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, None), ), 1), ('SE', None, (('X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE', None, (('X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE', None, (('X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 5), ('SE*', None, (), 6), ),
-    content='content',
-)
-
 NAME = 'iso20_acdp'
 NAMESPACES = ('urn:iso:std:iso:15118:-20:ACDP', 'urn:iso:std:iso:15118:-20:CommonTypes', 'http://www.w3.org/2000/09/xmldsig#')
+PREFIXES = {'http://www.w3.org/2000/09/xmldsig#': 'ds', 'urn:iso:std:iso:15118:-20:ACDP': 'v2gci_acdp', 'urn:iso:std:iso:15118:-20:CommonTypes': 'v2gci_ct'}
 RUN_BITS = 1755
 DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectReq', _e_ACDP_ConnectReqType, _d_ACDP_ConnectReqType, _iso20_acdp.ACDP_ConnectReq),
@@ -4481,12 +3858,12 @@ DOCUMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
@@ -4512,126 +3889,560 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusRes', _e_ACDP_SystemStatusResType, _d_ACDP_SystemStatusResType, _iso20_acdp.ACDP_SystemStatusRes),
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningReq', _e_ACDP_VehiclePositioningReqType, _d_ACDP_VehiclePositioningReqType, _iso20_acdp.ACDP_VehiclePositioningReq),
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningRes', _e_ACDP_VehiclePositioningResType, _d_ACDP_VehiclePositioningResType, _iso20_acdp.ACDP_VehiclePositioningRes),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'AdditionalServicesCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', _e_CLReqControlModeType, _d_CLReqControlModeType, _iso20_types.CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlMode', _e_CLResControlModeType, _d_CLResControlModeType, _iso20_types.CLResControlMode),
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'ContactWindowXc', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'ContactWindowYc', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ContactWindowXc', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ContactWindowYc', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', _e_DisplayParametersType, _d_DisplayParametersType, _iso20_types.DisplayParameters),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVAssociationStatus', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVCPStatus', None, None, ('enum', None, None, 3, None, None, None, _EI37, _EV38)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVElectricalChargingDeviceStatus', None, None, ('enum', None, None, 2, None, None, None, _EI0, _EV1)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI41, _EV42)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilizationRequest', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilized', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVInChargePosition', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVAssociationStatus', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVCPStatus', None, None, ('enum', None, None, 3, None, None, None, _EI28, _EV29, 'enum')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVElectricalChargingDeviceStatus', None, None, ('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI32, _EV33, 'enum')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilizationRequest', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilized', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVInChargePosition', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVMobilityStatus', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVPositioningSupport', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVReadyToCharge', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVRelativeXDeviation', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVRelativeYDeviation', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEDisabled', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEElectricalChargingDeviceStatus', None, None, ('enum', None, None, 2, None, None, None, _EI0, _EV1)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEEmergencyShutdown', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEIsolationStatus', None, None, ('enum', None, None, 2, None, None, None, _EI8, _EV9)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMalfunction', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMechanicalChargingDeviceStatus', None, None, ('enum', None, None, 2, None, None, None, _EI6, _EV7)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI33, _EV34)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEPositioningSupport', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI4, _EV5)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEReadyToCharge', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVMobilityStatus', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVPositioningSupport', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVReadyToCharge', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVRelativeXDeviation', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVRelativeYDeviation', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEDisabled', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEElectricalChargingDeviceStatus', None, None, ('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEEmergencyShutdown', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEIsolationStatus', None, None, ('enum', None, None, 2, None, None, None, _EI8, _EV9, 'enum')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMalfunction', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMechanicalChargingDeviceStatus', None, None, ('enum', None, None, 2, None, None, None, _EI6, _EV7, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI24, _EV25, 'enum')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEPositioningSupport', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI4, _EV5, 'enum')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEReadyToCharge', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso20_types.EVSEStatus),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEUtilityInterruptEvent', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEUtilityInterruptEvent', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVTechnicalStatus', _e_EVTechnicalStatusType, _d_EVTechnicalStatusType, _iso20_acdp.EVTechnicalStatus),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVTimeout', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVTimeout', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVWLANStrength', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', None, None, ('nbit', -128, 127, 8, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', None, None, ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', _e_MessageHeaderType, _d_MessageHeaderType, _iso20_types.MessageHeader),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _iso20_types.MeterInfo),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', None, None, ('binary', None, None, 0, None, None, 64, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', None, None, ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
-    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', _e_ReceiptType, _d_ReceiptType, _iso20_types.Receipt),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI2, _EV3)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI2, _EV3, 'enum')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None, 'hex')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Signature', _e_SignatureType, _d_SignatureType, _xmldsig.Signature),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', _e_SignatureMethodType, _d_SignatureMethodType, _xmldsig.SignatureMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperties', _e_SignaturePropertiesType, _d_SignaturePropertiesType, _xmldsig.SignatureProperties),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', _e_SignaturePropertyType, _d_SignaturePropertyType, _xmldsig.SignatureProperty),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', _e_SignatureValueType, _d_SignatureValueType, _xmldsig.SignatureValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxCosts', _e_DetailedTaxType, _d_DetailedTaxType, _iso20_types.DetailedTax),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
 )
+
+TYPES = (
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectReqType', 1, _iso20_acdp.ACDP_ConnectReq, 47, (('header', False), ('ev_electrical_charging_device_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVElectricalChargingDeviceStatus', (('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'electricalChargingDeviceStatusType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ACDP_ConnectReqType, _d_ACDP_ConnectReqType),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectResType', 1, _iso20_acdp.ACDP_ConnectRes, 48, (('header', False), ('response_code', False), ('evse_processing', False), ('evse_electrical_charging_device_status', False), ('evse_mechanical_charging_device_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI2, _EV3, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI4, _EV5, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEElectricalChargingDeviceStatus', (('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'electricalChargingDeviceStatusType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMechanicalChargingDeviceStatus', (('enum', None, None, 2, None, None, None, _EI6, _EV7, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'mechanicalChargingDeviceStatusType'))), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ACDP_ConnectResType, _d_ACDP_ConnectResType),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusReqType', 1, _iso20_acdp.ACDP_SystemStatusReq, 47, (('header', False), ('ev_technical_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVTechnicalStatus', 21), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ACDP_SystemStatusReqType, _d_ACDP_SystemStatusReqType),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusResType', 1, _iso20_acdp.ACDP_SystemStatusRes, 48, (('header', False), ('response_code', False), ('evse_mechanical_charging_device_status', False), ('evse_ready_to_charge', False), ('evse_isolation_status', False), ('evse_disabled', False), ('evse_utility_interrupt_event', False), ('evse_emergency_shutdown', False), ('evse_malfunction', False), ('ev_in_charge_position', False), ('ev_association_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI2, _EV3, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMechanicalChargingDeviceStatus', (('enum', None, None, 2, None, None, None, _EI6, _EV7, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'mechanicalChargingDeviceStatusType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEReadyToCharge', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEIsolationStatus', (('enum', None, None, 2, None, None, None, _EI8, _EV9, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'isolationStatusType'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEDisabled', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEUtilityInterruptEvent', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEEmergencyShutdown', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMalfunction', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVInChargePosition', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVAssociationStatus', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (10,), (11, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('SE', 7, 0),), 2), (1, (('SE', 8, 0),), 2), (1, (('SE', 9, 0),), 2), (1, (('SE', 10, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ACDP_SystemStatusResType, _d_ACDP_SystemStatusResType),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningReqType', 1, _iso20_acdp.ACDP_VehiclePositioningReq, 47, (('header', False), ('ev_mobility_status', False), ('ev_positioning_support', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVMobilityStatus', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVPositioningSupport', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ACDP_VehiclePositioningReqType, _d_ACDP_VehiclePositioningReqType),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningResType', 1, _iso20_acdp.ACDP_VehiclePositioningRes, 48, (('header', False), ('response_code', False), ('evse_processing', False), ('evse_positioning_support', False), ('ev_relative_x_deviation', False), ('ev_relative_y_deviation', False), ('contact_window_xc', False), ('contact_window_yc', False), ('ev_in_charge_position', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI2, _EV3, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI4, _EV5, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSEPositioningSupport', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVRelativeXDeviation', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVRelativeYDeviation', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'ContactWindowXc', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'ContactWindowYc', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVInChargePosition', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (8,), (9, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('SE', 7, 0),), 2), (1, (('SE', 8, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ACDP_VehiclePositioningResType, _d_ACDP_VehiclePositioningResType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlModeType', 3, _iso20_types.CLReqControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlModeType', 3, _iso20_types.CLResControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType', 13, _xmldsig.CanonicalizationMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##any',), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopReqType', 3, _iso20_types.ChargeLoopReq, 47, (('header', False), ('display_parameters', False), ('meter_info_requested', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', 17), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopResType', 3, _iso20_types.ChargeLoopRes, 48, (('header', False), ('response_code', False), ('evse_status', False), ('meter_info', False), ('receipt', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI2, _EV3, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', 20), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', 27), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', 32), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryReqType', 3, _iso20_types.ChargeParameterDiscoveryReq, 47, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryResType', 3, _iso20_types.ChargeParameterDiscoveryRes, 48, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI2, _EV3, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType', 1, _xmldsig.DSAKeyValue, -1, (('p', False), ('q', False), ('g', False), ('y', False), ('j', False), ('seed', False), ('pgen_counter', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'P', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Q', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'G', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Y', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'J', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Seed', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), _e_DSAKeyValueType, _d_DSAKeyValueType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedCostType', 1, _iso20_types.DetailedCost, -1, (('amount', False), ('cost_per_unit', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', 31), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', 31), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DetailedCostType, _d_DetailedCostType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedTaxType', 1, _iso20_types.DetailedTax, -1, (('tax_rule_id', False), ('amount', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', 31), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DetailedTaxType, _d_DetailedTaxType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType', 13, _xmldsig.DigestMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParametersType', 1, _iso20_types.DisplayParameters, -1, (('present_soc', False), ('minimum_soc', False), ('target_soc', False), ('maximum_soc', False), ('remaining_time_to_minimum_soc', False), ('remaining_time_to_target_soc', False), ('remaining_time_to_maximum_soc', False), ('charging_complete', False), ('battery_energy_capacity', False), ('inlet_hot', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', 31), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (9,), (10, -1, -1, -1), (), ''), ),
+     ((4, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (4, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (4, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 9, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), _e_DisplayParametersType, _d_DisplayParametersType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLReqControlModeType', 3, _iso20_types.Dynamic_CLReqControlMode, 6, (('departure_time', False), ('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 31), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 31), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 31), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLResControlModeType', 3, _iso20_types.Dynamic_CLResControlMode, 7, (('departure_time', False), ('minimum_soc', False), ('target_soc', False), ('ack_max_delay', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatusType', 1, _iso20_types.EVSEStatus, -1, (('notification_max_delay', False), ('evse_notification', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', (('enum', None, None, 3, None, None, None, _EI24, _EV25, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVSEStatusType, _d_EVSEStatusType),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVTechnicalStatusType', 1, _iso20_acdp.EVTechnicalStatus, -1, (('ev_ready_to_charge', False), ('ev_immobilization_request', False), ('ev_immobilized', False), ('evwlan_strength', False), ('evcp_status', False), ('evsoc', False), ('ev_error_code', False), ('ev_timeout', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVReadyToCharge', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilizationRequest', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilized', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVWLANStrength', 31), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVCPStatus', (('enum', None, None, 3, None, None, None, _EI28, _EV29, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'cpStatusType'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVErrorCode', (('enum', None, None, 4, None, None, None, _EI32, _EV33, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'errorCodeType'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:ACDP', 'EVTimeout', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVTechnicalStatusType, _d_EVTechnicalStatusType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType', 13, _xmldsig.KeyInfo, -1, (('id', False), ('content', False)), 1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 23), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 34), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 49), ), (-1,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 29), ), (-1,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 35), ), (-1,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (8, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (9, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 1), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType', 13, _xmldsig.KeyValue, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 13), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 30), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), 0), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ListOfRootCertificateIDsType', 1, _iso20_types.ListOfRootCertificateIDs, -1, (('root_certificate_id', True),), -1,
+     (('SE', 1, 20, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', 50), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType', 1, _xmldsig.Manifest, -1, (('id', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 33), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_ManifestType, _d_ManifestType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType', 1, _iso20_types.MessageHeader, -1, (('session_id', False), ('time_stamp', False), ('signature', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Signature', 41), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MessageHeaderType, _d_MessageHeaderType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoType', 1, _iso20_types.MeterInfo, -1, (('meter_id', False), ('charged_energy_reading_wh', False), ('bpt_discharged_energy_reading_wh', False), ('capacitive_energy_reading_va_rh', False), ('bpt_inductive_energy_reading_va_rh', False), ('meter_signature', False), ('meter_status', False), ('meter_timestamp', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MeterInfoType, _d_MeterInfoType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType', 13, _xmldsig.Object, -1, (('encoding', False), ('id', False), ('mime_type', False), ('content', False)), 3,
+     (('AT', 0, 1, (('', 'Encoding', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'MimeType', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (4, -1, -1, -1), ('##any',), 'lax'), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType', 9, _xmldsig.PGPData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (5, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('SE', 0, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 3, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType', 1, _xmldsig.RSAKeyValue, -1, (('modulus', False), ('exponent', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Modulus', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Exponent', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RSAKeyValueType, _d_RSAKeyValueType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RationalNumberType', 1, _iso20_types.RationalNumber, -1, (('exponent', False), ('value', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RationalNumberType, _d_RationalNumberType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ReceiptType', 1, _iso20_types.Receipt, -1, (('time_anchor', False), ('energy_costs', False), ('occupancy_costs', False), ('additional_services_costs', False), ('overstay_costs', False), ('tax_costs', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', 14), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', 14), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AdditionalServicesCosts', 14), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', 14), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 10, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxCosts', 15), ), (5,), (-1, -1, 6, 7), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ReceiptType, _d_ReceiptType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType', 1, _xmldsig.Reference, -1, (('id', False), ('type', False), ('uri', False), ('transforms', False), ('digest_method', False), ('digest_value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 45), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 16), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType'))), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('SE', 3, 0), ('SE', 4, 0)), 1), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 3, 0), ('SE', 4, 0)), _e_ReferenceType, _d_ReferenceType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType', 1, _xmldsig.RetrievalMethod, -1, (('type', False), ('uri', False), ('transforms', False)), -1,
+     (('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 45), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('EE', -1, 0)), _e_RetrievalMethodType, _d_RetrievalMethodType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType', 9, _xmldsig.SPKIData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE*', 0, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLReqControlModeType', 3, _iso20_types.Scheduled_CLReqControlMode, 6, (('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 31), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 31), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 31), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLResControlModeType', 3, _iso20_types.Scheduled_CLResControlMode, 7, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType', 13, _xmldsig.SignatureMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType', 1, _xmldsig.SignatureProperties, -1, (('id', False), ('signature_property', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 40), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType', 13, _xmldsig.SignatureProperty, -1, (('id', False), ('target', False), ('content', False)), 2,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 1, 1, (('', 'Target', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('AT', 0, 0), ('AT', 1, 0)), 0), (1, (('AT', 1, 0),), 1), (2, (('SE*', 2, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType', 1, _xmldsig.Signature, -1, (('id', False), ('signed_info', False), ('signature_value', False), ('key_info', False), ('object', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 43), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 42), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 22), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Object', 28), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignatureType, _d_SignatureType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType', 1, _xmldsig.SignatureValue, -1, (('id', False), ('value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, None, None, None, 'base64'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('CH', 1, 0)), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),), _e_SignatureValueType, _d_SignatureValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType', 1, _xmldsig.SignedInfo, -1, (('id', False), ('canonicalization_method', False), ('signature_method', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 8), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 38), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 33), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignedInfoType, _d_SignedInfoType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType', 13, _xmldsig.Transform, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'XPath', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType', 1, _xmldsig.Transforms, -1, (('transform', True),), -1,
+     (('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Transform', 44), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_TransformsType, _d_TransformsType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GMessageType', 3, _iso20_types.V2GMessage, -1, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GRequestType', 3, _iso20_types.V2GRequest, 46, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GResponseType', 3, _iso20_types.V2GResponse, 46, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI2, _EV3, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType', 9, _xmldsig.X509Data, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 50), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (5, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (6, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), 0), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType', 1, _xmldsig.X509IssuerSerial, -1, (('x509_issuer_name', False), ('x509_serial_number', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_X509IssuerSerialType, _d_X509IssuerSerialType),
+)
+SIMPLE = (
+    ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'ID', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'IDREF', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NCName', 'http://www.w3.org/2001/XMLSchema', 'Name', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NMTOKEN', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'Name', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'QName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'anyURI', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'base64Binary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2001/XMLSchema', 'boolean', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2001/XMLSchema', 'byte', 'http://www.w3.org/2001/XMLSchema', 'short', ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'hexBinary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'hex')),
+    ('http://www.w3.org/2001/XMLSchema', 'int', 'http://www.w3.org/2001/XMLSchema', 'long', ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'integer', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'language', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'long', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'negativeInteger', 'http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', ('int', None, -1, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('uint', 0, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, 0, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'normalizedString', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'positiveInteger', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 1, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'short', 'http://www.w3.org/2001/XMLSchema', 'int', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'string', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'token', 'http://www.w3.org/2001/XMLSchema', 'normalizedString', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedByte', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedInt', 'http://www.w3.org/2001/XMLSchema', 'unsignedLong', ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedLong', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedShort', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'cpStatusType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI28, _EV29, 'enum')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'electricalChargingDeviceStatusType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'errorCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI32, _EV33, 'enum')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'isolationStatusType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI8, _EV9, 'enum')),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'mechanicalChargingDeviceStatusType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI6, _EV7, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 160, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI24, _EV25, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 255, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 80, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI4, _EV5, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 6, None, None, None, _EI2, _EV3, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, 8, None, None, None, None, 'hex')),
+)
+URIS = ('', 'http://www.w3.org/XML/1998/namespace', 'http://www.w3.org/2001/XMLSchema-instance', 'http://www.w3.org/2001/XMLSchema', 'http://www.w3.org/2000/09/xmldsig#', 'urn:iso:std:iso:15118:-20:ACDP', 'urn:iso:std:iso:15118:-20:CommonTypes')
+LOCAL_NAMES = (
+    ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI'),
+    ('base', 'id', 'lang', 'space'),
+    ('nil', 'type'),
+    ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION', 'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date', 'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear', 'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger', 'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short', 'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort'),
+    ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue', 'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType', 'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType', 'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus', 'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter', 'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod', 'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature', 'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType', 'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue', 'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms', 'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName', 'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName', 'XPath', 'Y'),
+    ('ACDP_ConnectReq', 'ACDP_ConnectReqType', 'ACDP_ConnectRes', 'ACDP_ConnectResType', 'ACDP_DisconnectReq', 'ACDP_DisconnectRes', 'ACDP_SystemStatusReq', 'ACDP_SystemStatusReqType', 'ACDP_SystemStatusRes', 'ACDP_SystemStatusResType', 'ACDP_VehiclePositioningReq', 'ACDP_VehiclePositioningReqType', 'ACDP_VehiclePositioningRes', 'ACDP_VehiclePositioningResType', 'ContactWindowXc', 'ContactWindowYc', 'EVAssociationStatus', 'EVCPStatus', 'EVElectricalChargingDeviceStatus', 'EVErrorCode', 'EVImmobilizationRequest', 'EVImmobilized', 'EVInChargePosition', 'EVMobilityStatus', 'EVPositioningSupport', 'EVReadyToCharge', 'EVRelativeXDeviation', 'EVRelativeYDeviation', 'EVSEDisabled', 'EVSEElectricalChargingDeviceStatus', 'EVSEEmergencyShutdown', 'EVSEIsolationStatus', 'EVSEMalfunction', 'EVSEMechanicalChargingDeviceStatus', 'EVSEPositioningSupport', 'EVSEProcessing', 'EVSEReadyToCharge', 'EVSEUtilityInterruptEvent', 'EVSOC', 'EVTechnicalStatus', 'EVTechnicalStatusType', 'EVTimeout', 'EVWLANStrength', 'cpStatusType', 'electricalChargingDeviceStatusType', 'errorCodeType', 'isolationStatusType', 'mechanicalChargingDeviceStatusType'),
+    ('AckMaxDelay', 'AdditionalServicesCosts', 'Amount', 'BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'BatteryEnergyCapacity', 'CLReqControlMode', 'CLReqControlModeType', 'CLResControlMode', 'CLResControlModeType', 'CapacitiveEnergyReadingVARh', 'ChargeLoopReqType', 'ChargeLoopResType', 'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryResType', 'ChargedEnergyReadingWh', 'ChargingComplete', 'CostPerUnit', 'DepartureTime', 'DetailedCostType', 'DetailedTaxType', 'DisplayParameters', 'DisplayParametersType', 'Dynamic_CLReqControlModeType', 'Dynamic_CLResControlModeType', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVSENotification', 'EVSEStatus', 'EVSEStatusType', 'EVTargetEnergyRequest', 'EnergyCosts', 'Exponent', 'Header', 'InletHot', 'ListOfRootCertificateIDsType', 'MaximumSOC', 'MessageHeaderType', 'MeterID', 'MeterInfo', 'MeterInfoRequested', 'MeterInfoType', 'MeterSignature', 'MeterStatus', 'MeterTimestamp', 'MinimumSOC', 'NotificationMaxDelay', 'OccupancyCosts', 'OverstayCosts', 'PresentSOC', 'RationalNumberType', 'Receipt', 'ReceiptType', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'ResponseCode', 'RootCertificateID', 'Scheduled_CLReqControlModeType', 'Scheduled_CLResControlModeType', 'SessionID', 'TargetSOC', 'TaxCosts', 'TaxRuleID', 'TimeAnchor', 'TimeStamp', 'V2GMessageType', 'V2GRequestType', 'V2GResponseType', 'Value', 'descriptionType', 'evseNotificationType', 'identifierType', 'meterIDType', 'meterSignatureType', 'nameType', 'numericIDType', 'percentValueType', 'processingType', 'responseCodeType', 'sessionIDType'),
+)
+DOCUMENT_REFS = (
+    0,
+    1,
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    13,
+    16,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    22,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    23,
+    25,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    28,
+    29,
+    30,
+    33,
+    34,
+    35,
+    41,
+    38,
+    39,
+    40,
+    42,
+    43,
+    44,
+    45,
+    49,
+)
+FRAGMENT_REFS = (
+    0,
+    1,
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    14,
+    31,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    31,
+    6,
+    7,
+    8,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    31,
+    13,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    16,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    17,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('enum', None, None, 3, None, None, None, _EI28, _EV29, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'cpStatusType')),
+    (('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'electricalChargingDeviceStatusType')),
+    (('enum', None, None, 4, None, None, None, _EI32, _EV33, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'errorCodeType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    31,
+    31,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('enum', None, None, 2, None, None, None, _EI0, _EV1, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'electricalChargingDeviceStatusType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('enum', None, None, 2, None, None, None, _EI8, _EV9, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'isolationStatusType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('enum', None, None, 2, None, None, None, _EI6, _EV7, 'enum'), ('urn:iso:std:iso:15118:-20:ACDP', 'mechanicalChargingDeviceStatusType')),
+    (('enum', None, None, 3, None, None, None, _EI24, _EV25, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('enum', None, None, 2, None, None, None, _EI4, _EV5, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    20,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    31,
+    21,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    31,
+    14,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType')),
+    26,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    22,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    23,
+    25,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType')),
+    27,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    28,
+    14,
+    14,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    29,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    30,
+    32,
+    33,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('enum', None, None, 6, None, None, None, _EI2, _EV3, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType')),
+    34,
+    50,
+    35,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType')),
+    41,
+    38,
+    39,
+    40,
+    42,
+    43,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    15,
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    44,
+    45,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    49,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    50,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+)
+SCHEMA = SchemaTables(NAME, TYPES, SIMPLE, URIS, LOCAL_NAMES, DOCUMENT, DOCUMENT_REFS, FRAGMENT, FRAGMENT_REFS)
 

@@ -10,8 +10,9 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
+from exi.generic import dec_generic, enc_generic
+from exi.tables import SchemaTables
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, SlowPath, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso20_common as _iso20_common
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
@@ -32,84 +33,84 @@ _EV11 = (_iso20_types.ResponseCode.OK, _iso20_types.ResponseCode.OK_CertificateE
 _EI12 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
 _EV13 = (_iso20_types.Processing.Finished, _iso20_types.Processing.Ongoing, _iso20_types.Processing.Ongoing_WaitingForCustomerInteraction, )
 _T14 = {4: (1, 2), 5: (0, 1)}
-_T15 = {2: (1, 3), 3: (0, 2)}
-_T16 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T17 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T18 = {1: (2, 2), 2: (0, 1), 3: (0, 1)}
-_T19 = {0: (1, 2), 2: (0, 2)}
-_T20 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T21 = {4: (1, 2), 5: (0, 2)}
-_T22 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
-_T23 = {0: (1, 4), 1: (0, 4)}
-_T24 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
-_T25 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
-_T26 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
-_T27 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
-_T28 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
-_T29 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
-_T30 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
-_T31 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T32 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_T33 = {0: (1, 3), 1: (0, 3)}
-_T34 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
-_T35 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
-_T36 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_T37 = {1: (1, 2), 2: (0, 2)}
-_T38 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T39 = {6: (1, 2), 7: (0, 2)}
-_T40 = {6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T41 = {0: (2, 3), 1: (1, 3), 2: (0, 3)}
-_T42 = {0: (3, 3), 1: (2, 3), 2: (1, 3), 3: (0, 2)}
-_T43 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_T44 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (0, 1), 5: (0, 1)}
-_T45 = {2: (1, 2), 3: (0, 1)}
-_EI46 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_EV47 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
-_T48 = {2: (1, 3), 3: (0, 3)}
-_T49 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
-_T50 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
-_T51 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
-_T52 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
-_T53 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T54 = {0: (1, 2), 1: (0, 2)}
-_T55 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
-_EI56 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
-_EV57 = (_iso20_common.ChargeProgress.Start, _iso20_common.ChargeProgress.Stop, _iso20_common.ChargeProgress.Standby, _iso20_common.ChargeProgress.ScheduleRenegotiation, )
-_T58 = {3: (1, 2), 4: (0, 2)}
-_EI59 = {'Charge': 0, 'Discharge': 1}
-_EV60 = (_iso20_common.ChannelSelection.Charge, _iso20_common.ChannelSelection.Discharge, )
-_T61 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T62 = {2: (1, 2), 3: (0, 2)}
-_T63 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_T64 = {1: (1, 3), 2: (0, 3)}
-_T65 = {1: (2, 3), 2: (1, 3), 3: (0, 2)}
-_T66 = {1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T67 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T68 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
-_T69 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
-_T70 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T71 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_T72 = {0: (1, 3), 1: (0, 2)}
-_T73 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
-_T74 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T75 = {3: (2, 2), 4: (1, 2)}
-_EI76 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
-_EV77 = (_iso20_common.PowerToleranceAcceptance.PowerToleranceNotConfirmed, _iso20_common.PowerToleranceAcceptance.PowerToleranceConfirmed, )
-_T78 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T79 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_EI80 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
-_EV81 = (_iso20_common.ChargingSession.Pause, _iso20_common.ChargingSession.Terminate, _iso20_common.ChargingSession.ServiceRenegotiation, )
-_T82 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
-_T83 = {0: (16, 5), 1: (8, 4)}
-_EI84 = {'SECP521': 0, 'X448': 1}
-_EV85 = (_iso20_common.EcdhCurve.SECP521, _iso20_common.EcdhCurve.X448, )
-_EI86 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
-_EV87 = (_iso20_common.EvCheckInStatus.CheckIn, _iso20_common.EvCheckInStatus.Processing, _iso20_common.EvCheckInStatus.Completed, )
-_EI88 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
-_EV89 = (_iso20_common.ParkingMethod.AutoParking, _iso20_common.ParkingMethod.MVGuideManual, _iso20_common.ParkingMethod.Manual, )
-_T90 = {3: (1, 3), 4: (0, 2)}
-_T91 = {3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T92 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_T15 = {1: (2, 2), 2: (0, 1), 3: (0, 1)}
+_T16 = {0: (1, 2), 2: (0, 2)}
+_T17 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T18 = {4: (1, 2), 5: (0, 2)}
+_T19 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
+_T20 = {0: (1, 4), 1: (0, 4)}
+_T21 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
+_T22 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
+_T23 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
+_T24 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
+_T25 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
+_T26 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
+_T27 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
+_T28 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T29 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_T30 = {1: (1, 2), 2: (0, 2)}
+_T31 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T32 = {6: (1, 2), 7: (0, 2)}
+_T33 = {6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T34 = {0: (1, 3), 1: (0, 3)}
+_T35 = {0: (2, 3), 1: (1, 3), 2: (0, 3)}
+_T36 = {0: (3, 3), 1: (2, 3), 2: (1, 3), 3: (0, 2)}
+_T37 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_T38 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (0, 1), 5: (0, 1)}
+_T39 = {2: (1, 2), 3: (0, 1)}
+_EI40 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_EV41 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
+_T42 = {2: (1, 3), 3: (0, 3)}
+_T43 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
+_T44 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
+_T45 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
+_T46 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
+_T47 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T48 = {0: (1, 2), 1: (0, 2)}
+_T49 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
+_EI50 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
+_EV51 = (_iso20_common.ChargeProgress.Start, _iso20_common.ChargeProgress.Stop, _iso20_common.ChargeProgress.Standby, _iso20_common.ChargeProgress.ScheduleRenegotiation, )
+_T52 = {3: (1, 2), 4: (0, 2)}
+_EI53 = {'Charge': 0, 'Discharge': 1}
+_EV54 = (_iso20_common.ChannelSelection.Charge, _iso20_common.ChannelSelection.Discharge, )
+_T55 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_T56 = {2: (1, 2), 3: (0, 2)}
+_T57 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_T58 = {1: (1, 3), 2: (0, 3)}
+_T59 = {1: (2, 3), 2: (1, 3), 3: (0, 2)}
+_T60 = {1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
+_T61 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_T62 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
+_T63 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
+_T64 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T65 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_T66 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
+_T67 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
+_T68 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_T69 = {0: (1, 3), 1: (0, 2)}
+_T70 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
+_T71 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T72 = {3: (2, 2), 4: (1, 2)}
+_EI73 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
+_EV74 = (_iso20_common.PowerToleranceAcceptance.PowerToleranceNotConfirmed, _iso20_common.PowerToleranceAcceptance.PowerToleranceConfirmed, )
+_T75 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
+_T76 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_EI77 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
+_EV78 = (_iso20_common.ChargingSession.Pause, _iso20_common.ChargingSession.Terminate, _iso20_common.ChargingSession.ServiceRenegotiation, )
+_T79 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
+_T80 = {0: (16, 5), 1: (8, 4)}
+_EI81 = {'SECP521': 0, 'X448': 1}
+_EV82 = (_iso20_common.EcdhCurve.SECP521, _iso20_common.EcdhCurve.X448, )
+_EI83 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
+_EV84 = (_iso20_common.EvCheckInStatus.CheckIn, _iso20_common.EvCheckInStatus.Processing, _iso20_common.EvCheckInStatus.Completed, )
+_EI85 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
+_EV86 = (_iso20_common.ParkingMethod.AutoParking, _iso20_common.ParkingMethod.MVGuideManual, _iso20_common.ParkingMethod.Manual, )
+_T87 = {3: (1, 3), 4: (0, 2)}
+_T88 = {3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T89 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_T90 = {2: (1, 3), 3: (0, 2)}
+_T91 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
+_T92 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
 _EI93 = {'CheckOut': 0, 'Processing': 1, 'Completed': 2}
 _EV94 = (_iso20_common.EvCheckOutStatus.CheckOut, _iso20_common.EvCheckOutStatus.Processing, _iso20_common.EvCheckOutStatus.Completed, )
 _EI95 = {'Scheduled': 0, 'Completed': 1}
@@ -258,7 +259,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
         x11 = None
         x12 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, TimeAnchor')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, TimeAnchor', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -302,7 +303,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
                 if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, Currency')
+        if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, Currency', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -332,7 +333,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
         if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'MinimumCost, MaximumCost, TaxRules, PriceRuleStacks')
+        if c >= 4: raise bad_event(c, 3, p, 'MinimumCost, MaximumCost, TaxRules, PriceRuleStacks', 4)
         p += 3
         nxt = (7, 8, 9, 10)[c]
         if nxt == 7:
@@ -341,7 +342,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MaximumCost, TaxRules, PriceRuleStacks')
+            if c >= 3: raise bad_event(c, 2, p, 'MaximumCost, TaxRules, PriceRuleStacks', 3)
             p += 2
             nxt = (8, 9, 10)[c]
         if nxt == 8:
@@ -350,7 +351,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxRules, PriceRuleStacks')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxRules, PriceRuleStacks', 2)
             p += 2
             nxt = (9, 10)[c]
         if nxt == 9:
@@ -366,7 +367,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
         if p > L: D, T, L = window(R, p)
         x10 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'OverstayRules, AdditionalSelectedServices, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'OverstayRules, AdditionalSelectedServices, EE', 3)
         p += 2
         nxt = (11, 12, -1)[c]
         if nxt == 11:
@@ -375,7 +376,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AdditionalSelectedServices, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'AdditionalSelectedServices, EE', 2)
             p += 2
             nxt = (12, -1)[c]
         if nxt == 12:
@@ -459,7 +460,7 @@ def _d_AdditionalServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             k = len(x0)
             if k < 5:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'AdditionalService, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'AdditionalService, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -600,7 +601,7 @@ def _d_AuthorizationReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Au
         p += 4
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EIM_AReqAuthorizationMode, PnC_AReqAuthorizationMode')
+        if c >= 2: raise bad_event(c, 2, p, 'EIM_AReqAuthorizationMode, PnC_AReqAuthorizationMode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -857,7 +858,7 @@ def _d_AuthorizationSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             k = len(x2)
             if k < 2:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'AuthorizationServices, CertificateInstallationService')
+                if c >= 2: raise bad_event(c, 2, p, 'AuthorizationServices, CertificateInstallationService', 2)
                 p += 2
                 nxt = (2, 3)[c]
             else:
@@ -872,7 +873,7 @@ def _d_AuthorizationSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             p += 3
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EIM_ASResAuthorizationMode, PnC_ASResAuthorizationMode')
+            if c >= 2: raise bad_event(c, 2, p, 'EIM_ASResAuthorizationMode, PnC_ASResAuthorizationMode', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -912,9 +913,7 @@ def _e_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -922,14 +921,11 @@ def _e_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLReqControlMode):
+def _d_CLReqControlModeType(D, T, p, L, R):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -942,9 +938,7 @@ def _e_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -952,14 +946,11 @@ def _e_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLResControlMode):
+def _d_CLResControlModeType(D, T, p, L, R):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -972,7 +963,7 @@ def _e_CanonicalizationMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_CanonicalizationMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 9)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -984,7 +975,7 @@ def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 9)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1036,7 +1027,7 @@ def _d_CertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Ce
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -1144,7 +1135,7 @@ def _d_CertificateInstallationReqType(D, T, p, L, R, _new=_object_new, _C=_iso20
         p += 11
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'PrioritizedEMAIDs, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'PrioritizedEMAIDs, EE', 2)
         p += 2
         nxt = (4, -1)[c]
         if nxt == 4:
@@ -1287,33 +1278,7 @@ def _e_ChargeLoopReqType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.display_parameters
-        if v is not None:
-            f = 'DisplayParameters'
-            acc <<= 2
-            n += 2
-            acc, n = _e_DisplayParametersType(acc, n, v)
-            s = 2
-        v = o.meter_info_requested
-        if v is None: raise missing('MeterInfoRequested')
-        f = 'MeterInfoRequested'
-        cw = _T7.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc = (acc << 3) | (w_bool(v) << 1)
-        n += 3
-        s = 3
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1321,44 +1286,11 @@ def _e_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
+def _d_ChargeLoopReqType(D, T, p, L, R):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x1 = None
-        nxt = 0
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
-        p += 2
-        nxt = (1, 2)[c]
-        if nxt == 1:
-            f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x1 = v
-            nxt = 2
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        f = 'MeterInfoRequested'
-        x = (D >> (T - p - 3)) & 7
-        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
-        v = (x & 2) == 2
-        p += 3
-        x2 = v
-        nxt = -1
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        return o, p
+        raise DecodeError('type ChargeLoopReqType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1371,50 +1303,7 @@ def _e_ChargeLoopResType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI10)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        v = o.evse_status
-        if v is not None:
-            f = 'EVSEStatus'
-            acc <<= 3
-            n += 3
-            acc, n = _e_EVSEStatusType(acc, n, v)
-            s = 3
-        v = o.meter_info
-        if v is not None:
-            f = 'MeterInfo'
-            cw = _T15.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_MeterInfoType(acc, n, v)
-            s = 4
-        v = o.receipt
-        if v is not None:
-            f = 'Receipt'
-            cw = _T16.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_ReceiptType(acc, n, v)
-            s = 5
-        cw = _T17.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1422,64 +1311,11 @@ def _e_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
+def _d_ChargeLoopResType(D, T, p, L, R):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x2 = None
-        x3 = None
-        x4 = None
-        nxt = 0
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        nxt = 1
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV11[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EE')
-        p += 3
-        nxt = (2, 3, 4, -1)[c]
-        if nxt == 2:
-            f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x2 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
-            p += 2
-            nxt = (3, 4, -1)[c]
-        if nxt == 3:
-            f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x3 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
-            p += 2
-            nxt = (4, -1)[c]
-        if nxt == 4:
-            f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x4 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        _s4(o, x4)
-        return o, p
+        raise DecodeError('type ChargeLoopResType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1492,16 +1328,7 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1509,20 +1336,11 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R):
     """Decode ChargeParameterDiscoveryReqType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type ChargeParameterDiscoveryReqType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1535,23 +1353,7 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI10)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1559,27 +1361,11 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R):
     """Decode ChargeParameterDiscoveryResType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV11[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type ChargeParameterDiscoveryResType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1614,7 +1400,7 @@ def _e_ChargingScheduleType(acc, n, o):
             n += 2
             acc, n = _e_PriceLevelScheduleType(acc, n, v)
             s = 3
-        cw = _T18.get(s)
+        cw = _T15.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -1640,7 +1426,7 @@ def _d_ChargingScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Ch
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AbsolutePriceSchedule, PriceLevelSchedule, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'AbsolutePriceSchedule, PriceLevelSchedule, EE', 3)
         p += 2
         nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -1751,7 +1537,7 @@ def _e_DSAKeyValueType(acc, n, o):
         v = o.g
         if v is not None:
             f = 'G'
-            cw = _T19.get(s)
+            cw = _T16.get(s)
             if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1760,7 +1546,7 @@ def _e_DSAKeyValueType(acc, n, o):
         v = o.y
         if v is None: raise missing('Y')
         f = 'Y'
-        cw = _T20.get(s)
+        cw = _T17.get(s)
         if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -1776,7 +1562,7 @@ def _e_DSAKeyValueType(acc, n, o):
         v = o.seed
         if v is not None:
             f = 'Seed'
-            cw = _T21.get(s)
+            cw = _T18.get(s)
             if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1790,7 +1576,7 @@ def _e_DSAKeyValueType(acc, n, o):
             n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T22.get(s)
+        cw = _T19.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -1813,7 +1599,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -1830,7 +1616,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -1846,7 +1632,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -1855,7 +1641,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -2025,7 +1811,7 @@ def _e_DigestMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_DigestMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 22)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2037,7 +1823,7 @@ def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 22)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2060,7 +1846,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T23.get(s)
+            cw = _T20.get(s)
             if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2071,7 +1857,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T24.get(s)
+            cw = _T21.get(s)
             if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2082,7 +1868,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.maximum_soc
         if v is not None:
             f = 'MaximumSOC'
-            cw = _T25.get(s)
+            cw = _T22.get(s)
             if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2093,7 +1879,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_minimum_soc
         if v is not None:
             f = 'RemainingTimeToMinimumSOC'
-            cw = _T26.get(s)
+            cw = _T23.get(s)
             if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2107,7 +1893,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_target_soc
         if v is not None:
             f = 'RemainingTimeToTargetSOC'
-            cw = _T27.get(s)
+            cw = _T24.get(s)
             if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2121,7 +1907,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_maximum_soc
         if v is not None:
             f = 'RemainingTimeToMaximumSOC'
-            cw = _T28.get(s)
+            cw = _T25.get(s)
             if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2135,7 +1921,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.charging_complete
         if v is not None:
             f = 'ChargingComplete'
-            cw = _T29.get(s)
+            cw = _T26.get(s)
             if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2145,7 +1931,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.battery_energy_capacity
         if v is not None:
             f = 'BatteryEnergyCapacity'
-            cw = _T30.get(s)
+            cw = _T27.get(s)
             if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2154,14 +1940,14 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.inlet_hot
         if v is not None:
             f = 'InletHot'
-            cw = _T31.get(s)
+            cw = _T28.get(s)
             if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc = (acc << 3) | (w_bool(v) << 1)
             n += 3
             s = 10
-        cw = _T32.get(s)
+        cw = _T29.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2188,7 +1974,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
         x8 = None
         x9 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 11)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
@@ -2200,7 +1986,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 10)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
@@ -2212,7 +1998,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 9)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
@@ -2224,7 +2010,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
@@ -2236,7 +2022,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
@@ -2255,7 +2041,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -2274,7 +2060,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -2293,7 +2079,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -2304,7 +2090,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 3
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -2313,7 +2099,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -2350,44 +2136,7 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 12) | (v << 1)
-                n += 12
-            else:
-                acc <<= 2
-                n += 2
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        v = o.ev_target_energy_request
-        if v is None: raise missing('EVTargetEnergyRequest')
-        f = 'EVTargetEnergyRequest'
-        cw = _T0.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 2
-        v = o.ev_maximum_energy_request
-        if v is None: raise missing('EVMaximumEnergyRequest')
-        f = 'EVMaximumEnergyRequest'
-        acc <<= 1
-        n += 1
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 3
-        v = o.ev_minimum_energy_request
-        if v is None: raise missing('EVMinimumEnergyRequest')
-        f = 'EVMinimumEnergyRequest'
-        acc <<= 1
-        n += 1
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 4
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2395,60 +2144,11 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Dynamic_CLReqControlModeType(D, T, p, L, R):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
-        x0 = None
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
-        p += 2
-        nxt = (0, 1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            nxt = 1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x1 = v
-        nxt = 2
-        f = 'EVMaximumEnergyRequest'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
-        p += 1
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x2 = v
-        nxt = 3
-        f = 'EVMinimumEnergyRequest'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
-        p += 1
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x3 = v
-        nxt = -1
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        return o, p
+        raise DecodeError('type Dynamic_CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2461,59 +2161,7 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 13) | (v << 1)
-                n += 13
-            else:
-                acc <<= 3
-                n += 3
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        v = o.minimum_soc
-        if v is not None:
-            f = 'MinimumSOC'
-            cw = _T33.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
-            acc = (acc << 9) | ((v - 0) << 1)
-            n += 9
-            s = 2
-        v = o.target_soc
-        if v is not None:
-            f = 'TargetSOC'
-            cw = _T34.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
-            acc = (acc << 9) | ((v - 0) << 1)
-            n += 9
-            s = 3
-        v = o.ack_max_delay
-        if v is not None:
-            f = 'AckMaxDelay'
-            cw = _T35.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
-            if v < 128:
-                acc = (acc << 10) | (v << 1)
-                n += 10
-            else:
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 4
-        cw = _T36.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2521,85 +2169,11 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
+def _d_Dynamic_CLResControlModeType(D, T, p, L, R):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE')
-        p += 3
-        nxt = (0, 1, 2, 3, -1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
-            p += 3
-            nxt = (1, 2, 3, -1)[c]
-        if nxt == 1:
-            f = 'MinimumSOC'
-            x = (D >> (T - p - 9)) & 511
-            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
-            v = (x >> 1) & 127
-            if v > 100: raise out_of_range(v, 0, 100, p)
-            p += 9
-            x1 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EE')
-            p += 2
-            nxt = (2, 3, -1)[c]
-        if nxt == 2:
-            f = 'TargetSOC'
-            x = (D >> (T - p - 9)) & 511
-            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
-            v = (x >> 1) & 127
-            if v > 100: raise out_of_range(v, 0, 100, p)
-            p += 9
-            x2 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EE')
-            p += 2
-            nxt = (3, -1)[c]
-        if nxt == 3:
-            f = 'AckMaxDelay'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 65535)
-                    if p > L: D, T, L = window(R, p)
-            x3 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        return o, p
+        raise DecodeError('type Dynamic_CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2612,6 +2186,7 @@ def _e_Dynamic_EVPPTControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_common.Dynamic_EVPPTControlMode: raise SlowPath
         acc <<= 1
         n += 1
         return acc, n
@@ -2664,7 +2239,7 @@ def _e_Dynamic_SEReqControlModeType(acc, n, o):
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T37.get(s)
+            cw = _T30.get(s)
             if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, EVTargetEnergyRequest | TargetSOC, EVTargetEnergyRequest')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2675,7 +2250,7 @@ def _e_Dynamic_SEReqControlModeType(acc, n, o):
         v = o.ev_target_energy_request
         if v is None: raise missing('EVTargetEnergyRequest')
         f = 'EVTargetEnergyRequest'
-        cw = _T38.get(s)
+        cw = _T31.get(s)
         if cw is None: raise not_allowed('EVTargetEnergyRequest', 'EVTargetEnergyRequest | MinimumSOC, TargetSOC, EVTargetEnergyRequest | TargetSOC, EVTargetEnergyRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2705,13 +2280,13 @@ def _e_Dynamic_SEReqControlModeType(acc, n, o):
         v = o.ev_minimum_v2x_energy_request
         if v is not None:
             f = 'EVMinimumV2XEnergyRequest'
-            cw = _T39.get(s)
+            cw = _T32.get(s)
             if cw is None: raise not_allowed('EVMinimumV2XEnergyRequest', 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 8
-        cw = _T40.get(s)
+        cw = _T33.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2749,7 +2324,7 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'MinimumSOC, TargetSOC, EVTargetEnergyRequest')
+        if c >= 3: raise bad_event(c, 2, p, 'MinimumSOC, TargetSOC, EVTargetEnergyRequest', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -2761,7 +2336,7 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
             p += 9
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EVTargetEnergyRequest')
+            if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EVTargetEnergyRequest', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -2794,7 +2369,7 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', 3)
         p += 2
         nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -2803,7 +2378,7 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -2851,7 +2426,7 @@ def _e_Dynamic_SEResControlModeType(acc, n, o):
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T33.get(s)
+            cw = _T34.get(s)
             if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2862,7 +2437,7 @@ def _e_Dynamic_SEResControlModeType(acc, n, o):
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T41.get(s)
+            cw = _T35.get(s)
             if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2873,7 +2448,7 @@ def _e_Dynamic_SEResControlModeType(acc, n, o):
         v = o.absolute_price_schedule
         if v is not None:
             f = 'AbsolutePriceSchedule'
-            cw = _T42.get(s)
+            cw = _T36.get(s)
             if cw is None: raise not_allowed('AbsolutePriceSchedule', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2882,13 +2457,13 @@ def _e_Dynamic_SEResControlModeType(acc, n, o):
         v = o.price_level_schedule
         if v is not None:
             f = 'PriceLevelSchedule'
-            cw = _T43.get(s)
+            cw = _T37.get(s)
             if cw is None: raise not_allowed('PriceLevelSchedule', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PriceLevelScheduleType(acc, n, v)
             s = 5
-        cw = _T44.get(s)
+        cw = _T38.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2910,7 +2485,7 @@ def _d_Dynamic_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
         x3 = None
         x4 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE', 6)
         p += 3
         nxt = (0, 1, 2, 3, 4, -1)[c]
         if nxt == 0:
@@ -2929,7 +2504,7 @@ def _d_Dynamic_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE', 5)
             p += 3
             nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
@@ -2941,7 +2516,7 @@ def _d_Dynamic_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
             p += 9
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE', 4)
             p += 3
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -2953,7 +2528,7 @@ def _d_Dynamic_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
             p += 9
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AbsolutePriceSchedule, PriceLevelSchedule, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'AbsolutePriceSchedule, PriceLevelSchedule, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -2991,6 +2566,7 @@ def _e_Dynamic_SMDTControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_common.Dynamic_SMDTControlMode: raise SlowPath
         acc <<= 1
         n += 1
         return acc, n
@@ -3021,6 +2597,7 @@ def _e_EIM_AReqAuthorizationModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_common.EIM_AReqAuthorizationMode: raise SlowPath
         acc <<= 1
         n += 1
         return acc, n
@@ -3051,6 +2628,7 @@ def _e_EIM_ASResAuthorizationModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_common.EIM_ASResAuthorizationMode: raise SlowPath
         acc <<= 1
         n += 1
         return acc, n
@@ -3128,7 +2706,7 @@ def _d_EMAIDListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EMAIDList
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EMAID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EMAID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -3354,7 +2932,7 @@ def _d_EVPowerProfileEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso20_co
             k = len(x0)
             if k < 2048:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EVPowerProfileEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EVPowerProfileEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -3446,7 +3024,7 @@ def _d_EVPowerProfileType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVPo
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Dynamic_EVPPTControlMode, Scheduled_EVPPTControlMode')
+        if c >= 2: raise bad_event(c, 2, p, 'Dynamic_EVPPTControlMode, Scheduled_EVPPTControlMode', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -3536,7 +3114,7 @@ def _d_EVPowerScheduleEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EVPowerScheduleEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EVPowerScheduleEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -3749,7 +3327,7 @@ def _d_EVPriceRuleStackListType(D, T, p, L, R, _new=_object_new, _C=_iso20_commo
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EVPriceRuleStack, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EVPriceRuleStack, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -3802,7 +3380,7 @@ def _e_EVPriceRuleStackType(acc, n, o):
                 acc, n = _e_EVPriceRuleType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 3 if cnt == 8 else 2
-        cw = _T45.get(s)
+        cw = _T39.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPriceRule, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3847,7 +3425,7 @@ def _d_EVPriceRuleStackType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EV
             k = len(x1)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EVPriceRule, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EVPriceRule, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -3943,7 +3521,7 @@ def _e_EVSEStatusType(acc, n, o):
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        i = enum_index(v, _EI46)
+        i = enum_index(v, _EI40)
         acc = (acc << 6) | (i << 1)
         n += 6
         s = 2
@@ -3979,7 +3557,7 @@ def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.EVSEStatu
         f = 'EVSENotification'
         x = (D >> (T - p - 6)) & 63
         if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
-        v = _EV47[(x >> 1) & 7]
+        v = _EV41[(x >> 1) & 7]
         p += 6
         x1 = v
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -4000,7 +3578,7 @@ def _e_KeyInfoType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyInfoType)
+        return enc_generic(acc, n, o, SCHEMA, 44)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4012,7 +3590,7 @@ def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, SCHEMA, 44)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4025,7 +3603,7 @@ def _e_KeyValueType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyValueType)
+        return enc_generic(acc, n, o, SCHEMA, 45)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4037,7 +3615,7 @@ def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, SCHEMA, 45)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4096,7 +3674,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_t
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -4162,7 +3740,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4180,7 +3758,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -4226,7 +3804,7 @@ def _e_MessageHeaderType(acc, n, o):
             n += 2
             acc, n = _e_SignatureType(acc, n, v)
             s = 3
-        cw = _T45.get(s)
+        cw = _T39.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -4268,7 +3846,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Messag
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -4330,7 +3908,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.capacitive_energy_reading_va_rh
         if v is not None:
             f = 'CapacitiveEnergyReadingVARh'
-            cw = _T48.get(s)
+            cw = _T42.get(s)
             if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4344,7 +3922,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.bpt_inductive_energy_reading_va_rh
         if v is not None:
             f = 'BPT_InductiveEnergyReadingVARh'
-            cw = _T49.get(s)
+            cw = _T43.get(s)
             if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4358,7 +3936,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_signature
         if v is not None:
             f = 'MeterSignature'
-            cw = _T50.get(s)
+            cw = _T44.get(s)
             if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4367,7 +3945,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_status
         if v is not None:
             f = 'MeterStatus'
-            cw = _T51.get(s)
+            cw = _T45.get(s)
             if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4384,7 +3962,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_timestamp
         if v is not None:
             f = 'MeterTimestamp'
-            cw = _T52.get(s)
+            cw = _T46.get(s)
             if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4395,7 +3973,7 @@ def _e_MeterInfoType(acc, n, o):
             else:
                 acc, n = w_el_uint_raw(acc, n, v)
             s = 8
-        cw = _T53.get(s)
+        cw = _T47.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -4442,7 +4020,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -4461,7 +4039,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -4480,7 +4058,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -4499,7 +4077,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -4508,7 +4086,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -4529,7 +4107,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -4686,7 +4264,7 @@ def _e_ObjectType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_ObjectType)
+        return enc_generic(acc, n, o, SCHEMA, 52)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4698,7 +4276,7 @@ def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, SCHEMA, 52)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4726,7 +4304,7 @@ def _e_OverstayRuleListType(acc, n, o):
         v = o.overstay_power_threshold
         if v is not None:
             f = 'OverstayPowerThreshold'
-            cw = _T54.get(s)
+            cw = _T48.get(s)
             if cw is None: raise not_allowed('OverstayPowerThreshold', 'OverstayPowerThreshold, OverstayRule | OverstayTimeThreshold, OverstayPowerThreshold, OverstayRule')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4742,7 +4320,7 @@ def _e_OverstayRuleListType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'OverstayRule'
                 if i == 0:
-                    cw = _T55.get(s)
+                    cw = _T49.get(s)
                     if cw is None: raise not_allowed('OverstayRule', 'OverstayPowerThreshold, OverstayRule | OverstayRule | OverstayTimeThreshold, OverstayPowerThreshold, OverstayRule')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -4772,7 +4350,7 @@ def _d_OverstayRuleListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Ov
         x1 = None
         x2 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'OverstayTimeThreshold, OverstayPowerThreshold, OverstayRule')
+        if c >= 3: raise bad_event(c, 2, p, 'OverstayTimeThreshold, OverstayPowerThreshold, OverstayRule', 3)
         p += 2
         nxt = (0, 1, 2)[c]
         if nxt == 0:
@@ -4791,7 +4369,7 @@ def _d_OverstayRuleListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Ov
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'OverstayPowerThreshold, OverstayRule')
+            if c >= 2: raise bad_event(c, 2, p, 'OverstayPowerThreshold, OverstayRule', 2)
             p += 2
             nxt = (1, 2)[c]
         if nxt == 1:
@@ -4810,7 +4388,7 @@ def _d_OverstayRuleListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Ov
             k = len(x2)
             if k < 5:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'OverstayRule, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'OverstayRule, EE', 2)
                 p += 2
                 nxt = (2, -1)[c]
             else:
@@ -4891,7 +4469,7 @@ def _d_OverstayRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Overst
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'OverstayRuleDescription, StartTime')
+        if c >= 2: raise bad_event(c, 2, p, 'OverstayRuleDescription, StartTime', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4961,7 +4539,7 @@ def _e_PGPDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_PGPDataType)
+        return enc_generic(acc, n, o, SCHEMA, 55)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4973,7 +4551,7 @@ def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 55)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5016,7 +4594,7 @@ def _e_ParameterSetType(acc, n, o):
                 acc, n = _e_ParameterType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 3 if cnt == 32 else 2
-        cw = _T45.get(s)
+        cw = _T39.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Parameter, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -5061,7 +4639,7 @@ def _d_ParameterSetType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Parame
             k = len(x1)
             if k < 32:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -5185,7 +4763,7 @@ def _d_ParameterType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Parameter
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString')
+        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, 6)[c]
         if nxt == 1:
@@ -5395,7 +4973,7 @@ def _d_PnC_ASResAuthorizationModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SupportedProviders, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SupportedProviders, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -5439,7 +5017,7 @@ def _e_PowerDeliveryReqType(acc, n, o):
         v = o.charge_progress
         if v is None: raise missing('ChargeProgress')
         f = 'ChargeProgress'
-        i = enum_index(v, _EI56)
+        i = enum_index(v, _EI50)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 3
@@ -5453,15 +5031,15 @@ def _e_PowerDeliveryReqType(acc, n, o):
         v = o.bpt_channel_selection
         if v is not None:
             f = 'BPT_ChannelSelection'
-            cw = _T58.get(s)
+            cw = _T52.get(s)
             if cw is None: raise not_allowed('BPT_ChannelSelection', 'BPT_ChannelSelection, EE | EVPowerProfile, BPT_ChannelSelection, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            i = enum_index(v, _EI59)
+            i = enum_index(v, _EI53)
             acc = (acc << 3) | (i << 1)
             n += 3
             s = 5
-        cw = _T61.get(s)
+        cw = _T55.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_ChannelSelection, EE | EE | EVPowerProfile, BPT_ChannelSelection, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -5497,11 +5075,11 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Po
         f = 'ChargeProgress'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'ChargeProgress')
-        v = _EV57[(x >> 1) & 3]
+        v = _EV51[(x >> 1) & 3]
         p += 5
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVPowerProfile, BPT_ChannelSelection, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVPowerProfile, BPT_ChannelSelection, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -5510,14 +5088,14 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Po
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'BPT_ChannelSelection, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'BPT_ChannelSelection, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
             f = 'BPT_ChannelSelection'
             x = (D >> (T - p - 3)) & 7
             if x & 5: raise fused_error(x, 5, 3, p, 'BPT_ChannelSelection')
-            v = _EV60[(x >> 1) & 1]
+            v = _EV54[(x >> 1) & 1]
             p += 3
             x4 = v
             nxt = -1
@@ -5563,7 +5141,7 @@ def _e_PowerDeliveryResType(acc, n, o):
             n += 2
             acc, n = _e_EVSEStatusType(acc, n, v)
             s = 3
-        cw = _T45.get(s)
+        cw = _T39.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -5595,7 +5173,7 @@ def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Po
         p += 9
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEStatus, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEStatus, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -5669,7 +5247,7 @@ def _d_PowerScheduleEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso20_com
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PowerScheduleEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PowerScheduleEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -5721,13 +5299,13 @@ def _e_PowerScheduleEntryType(acc, n, o):
         v = o.power_l3
         if v is not None:
             f = 'Power_L3'
-            cw = _T62.get(s)
+            cw = _T56.get(s)
             if cw is None: raise not_allowed('Power_L3', 'Power_L2, Power_L3, EE | Power_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 4
-        cw = _T63.get(s)
+        cw = _T57.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Power_L2, Power_L3, EE | Power_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -5770,7 +5348,7 @@ def _d_PowerScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'Power_L2, Power_L3, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'Power_L2, Power_L3, EE', 3)
         p += 2
         nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -5779,7 +5357,7 @@ def _d_PowerScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Power_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Power_L3, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
@@ -5830,7 +5408,7 @@ def _e_PowerScheduleType(acc, n, o):
         v = o.power_tolerance
         if v is not None:
             f = 'PowerTolerance'
-            cw = _T37.get(s)
+            cw = _T30.get(s)
             if cw is None: raise not_allowed('PowerTolerance', 'AvailableEnergy, PowerTolerance, PowerScheduleEntries | PowerTolerance, PowerScheduleEntries')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -5839,7 +5417,7 @@ def _e_PowerScheduleType(acc, n, o):
         v = o.power_schedule_entries
         if v is None: raise missing('PowerScheduleEntries')
         f = 'PowerScheduleEntries'
-        cw = _T38.get(s)
+        cw = _T31.get(s)
         if cw is None: raise not_allowed('PowerScheduleEntries', 'AvailableEnergy, PowerTolerance, PowerScheduleEntries | PowerScheduleEntries | PowerTolerance, PowerScheduleEntries')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -5879,7 +5457,7 @@ def _d_PowerScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Power
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AvailableEnergy, PowerTolerance, PowerScheduleEntries')
+        if c >= 3: raise bad_event(c, 2, p, 'AvailableEnergy, PowerTolerance, PowerScheduleEntries', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -5888,7 +5466,7 @@ def _d_PowerScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Power
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'PowerTolerance, PowerScheduleEntries')
+            if c >= 2: raise bad_event(c, 2, p, 'PowerTolerance, PowerScheduleEntries', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -5970,7 +5548,7 @@ def _d_PriceLevelScheduleEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso2
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PriceLevelScheduleEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PriceLevelScheduleEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -6140,7 +5718,7 @@ def _d_PriceLevelScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
         x0 = None
         x3 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, TimeAnchor')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, TimeAnchor', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -6184,7 +5762,7 @@ def _d_PriceLevelScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
                 if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, NumberOfPriceLevels')
+        if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, NumberOfPriceLevels', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -6277,7 +5855,7 @@ def _d_PriceRuleStackListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PriceRuleStack, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PriceRuleStack, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -6330,7 +5908,7 @@ def _e_PriceRuleStackType(acc, n, o):
                 acc, n = _e_PriceRuleType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 3 if cnt == 8 else 2
-        cw = _T45.get(s)
+        cw = _T39.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceRule, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -6375,7 +5953,7 @@ def _d_PriceRuleStackType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Pric
             k = len(x1)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PriceRule, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PriceRule, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -6416,7 +5994,7 @@ def _e_PriceRuleType(acc, n, o):
         v = o.parking_fee_period
         if v is not None:
             f = 'ParkingFeePeriod'
-            cw = _T64.get(s)
+            cw = _T58.get(s)
             if cw is None: raise not_allowed('ParkingFeePeriod', 'ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6430,7 +6008,7 @@ def _e_PriceRuleType(acc, n, o):
         v = o.carbon_dioxide_emission
         if v is not None:
             f = 'CarbonDioxideEmission'
-            cw = _T65.get(s)
+            cw = _T59.get(s)
             if cw is None: raise not_allowed('CarbonDioxideEmission', 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6444,7 +6022,7 @@ def _e_PriceRuleType(acc, n, o):
         v = o.renewable_generation_percentage
         if v is not None:
             f = 'RenewableGenerationPercentage'
-            cw = _T66.get(s)
+            cw = _T60.get(s)
             if cw is None: raise not_allowed('RenewableGenerationPercentage', 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | RenewableGenerationPercentage, PowerRangeStart')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6455,7 +6033,7 @@ def _e_PriceRuleType(acc, n, o):
         v = o.power_range_start
         if v is None: raise missing('PowerRangeStart')
         f = 'PowerRangeStart'
-        cw = _T67.get(s)
+        cw = _T61.get(s)
         if cw is None: raise not_allowed('PowerRangeStart', 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | PowerRangeStart | RenewableGenerationPercentage, PowerRangeStart')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -6487,7 +6065,7 @@ def _d_PriceRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceRule
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
+        if c >= 5: raise bad_event(c, 3, p, 'ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart', 5)
         p += 3
         nxt = (1, 2, 3, 4, 5)[c]
         if nxt == 1:
@@ -6496,7 +6074,7 @@ def _d_PriceRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceRule
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
+            if c >= 4: raise bad_event(c, 3, p, 'ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart', 4)
             p += 3
             nxt = (2, 3, 4, 5)[c]
         if nxt == 2:
@@ -6515,7 +6093,7 @@ def _d_PriceRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceRule
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
+            if c >= 3: raise bad_event(c, 2, p, 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart', 3)
             p += 2
             nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -6534,7 +6112,7 @@ def _d_PriceRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceRule
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'RenewableGenerationPercentage, PowerRangeStart')
+            if c >= 2: raise bad_event(c, 2, p, 'RenewableGenerationPercentage, PowerRangeStart', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -6574,42 +6152,7 @@ def _e_PriceScheduleType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.time_anchor
-        if v is None: raise missing('TimeAnchor')
-        f = 'TimeAnchor'
-        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
-        if v < 128:
-            acc = (acc << 11) | (v << 1)
-            n += 11
-        else:
-            acc <<= 1
-            n += 1
-            acc, n = w_el_uint_raw(acc, n, v)
-        s = 1
-        v = o.price_schedule_id
-        if v is None: raise missing('PriceScheduleID')
-        f = 'PriceScheduleID'
-        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
-        if v < 128:
-            acc = (acc << 11) | (v << 1)
-            n += 11
-        else:
-            acc <<= 1
-            n += 1
-            acc, n = w_el_uint_raw(acc, n, v)
-        s = 2
-        v = o.price_schedule_description
-        if v is not None:
-            f = 'PriceScheduleDescription'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_str(acc, n, v, None, None, 160, 4, 8)
-            s = 3
-        cw = _T45.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceScheduleDescription, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6617,63 +6160,11 @@ def _e_PriceScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceSchedule, _s0=_iso20_common.PriceSchedule.time_anchor.__set__, _s1=_iso20_common.PriceSchedule.price_schedule_id.__set__, _s2=_iso20_common.PriceSchedule.price_schedule_description.__set__):
+def _d_PriceScheduleType(D, T, p, L, R):
     """Decode PriceScheduleType."""
     f = ""
     try:
-        x2 = None
-        nxt = 0
-        f = 'TimeAnchor'
-        x = (D >> (T - p - 11)) & 2047
-        if not x & 1793:
-            v = (x >> 1) & 127
-            p += 11
-        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
-        else:
-            x = (D >> (T - p - 19)) & 524287
-            if x & 459009 == 65536:
-                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                p += 19
-            else:
-                p += 1
-                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
-                if p > L: D, T, L = window(R, p)
-        x0 = v
-        nxt = 1
-        f = 'PriceScheduleID'
-        x = (D >> (T - p - 11)) & 2047
-        if not x & 1793:
-            v = (x >> 1) & 127
-            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
-            p += 11
-        elif x & 1024: raise fused_error(x, 1024, 11, p, 'PriceScheduleID')
-        else:
-            x = (D >> (T - p - 19)) & 524287
-            if x & 459009 == 65536:
-                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                p += 19
-            else:
-                p += 1
-                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
-                if p > L: D, T, L = window(R, p)
-        x1 = v
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, EE')
-        p += 2
-        nxt = (2, -1)[c]
-        if nxt == 2:
-            f = 'PriceScheduleDescription'
-            v, p = r_el_str(D, T, p, R, None, None, 160, 4)
-            if p > L: D, T, L = window(R, p)
-            x2 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        return o, p
+        raise DecodeError('type PriceScheduleType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6842,7 +6333,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.occupancy_costs
         if v is not None:
             f = 'OccupancyCosts'
-            cw = _T64.get(s)
+            cw = _T58.get(s)
             if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6851,7 +6342,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.additional_services_costs
         if v is not None:
             f = 'AdditionalServicesCosts'
-            cw = _T68.get(s)
+            cw = _T62.get(s)
             if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6860,7 +6351,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.overstay_costs
         if v is not None:
             f = 'OverstayCosts'
-            cw = _T69.get(s)
+            cw = _T63.get(s)
             if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6875,7 +6366,7 @@ def _e_ReceiptType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TaxCosts'
                 if i == 0:
-                    cw = _T70.get(s)
+                    cw = _T64.get(s)
                     if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -6885,7 +6376,7 @@ def _e_ReceiptType(acc, n, o):
                 acc, n = _e_DetailedTaxType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 10 else 6
-        cw = _T71.get(s)
+        cw = _T65.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -6924,7 +6415,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
@@ -6933,7 +6424,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 5)
             p += 3
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
@@ -6942,7 +6433,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 4)
             p += 3
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -6951,7 +6442,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -6960,7 +6451,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -6971,7 +6462,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -7009,7 +6500,7 @@ def _e_ReferenceType(acc, n, o):
         v = o.type
         if v is not None:
             f = '@Type'
-            cw = _T33.get(s)
+            cw = _T34.get(s)
             if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -7018,7 +6509,7 @@ def _e_ReferenceType(acc, n, o):
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T34.get(s)
+            cw = _T66.get(s)
             if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -7027,7 +6518,7 @@ def _e_ReferenceType(acc, n, o):
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T35.get(s)
+            cw = _T67.get(s)
             if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -7036,7 +6527,7 @@ def _e_ReferenceType(acc, n, o):
         v = o.digest_method
         if v is None: raise missing('DigestMethod')
         f = 'DigestMethod'
-        cw = _T36.get(s)
+        cw = _T68.get(s)
         if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -7068,7 +6559,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -7077,7 +6568,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -7086,7 +6577,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -7095,7 +6586,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -7150,7 +6641,7 @@ def _e_RetrievalMethodType(acc, n, o):
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T72.get(s)
+            cw = _T69.get(s)
             if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -7159,13 +6650,13 @@ def _e_RetrievalMethodType(acc, n, o):
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T73.get(s)
+            cw = _T70.get(s)
             if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
             s = 3
-        cw = _T74.get(s)
+        cw = _T71.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -7185,7 +6676,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -7194,7 +6685,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -7203,7 +6694,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -7231,7 +6722,7 @@ def _e_SPKIDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SPKIDataType)
+        return enc_generic(acc, n, o, SCHEMA, 77)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7243,7 +6734,7 @@ def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 77)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7318,7 +6809,7 @@ def _d_ScheduleExchangeReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
         p += 13
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SEReqControlMode, Scheduled_SEReqControlMode')
+        if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SEReqControlMode, Scheduled_SEReqControlMode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -7385,7 +6876,7 @@ def _e_ScheduleExchangeResType(acc, n, o):
         v = o.dynamic_se_res_control_mode
         if v is not None:
             f = 'Dynamic_SEResControlMode'
-            cw = _T58.get(s)
+            cw = _T52.get(s)
             if cw is None: raise not_allowed('Dynamic_SEResControlMode', 'Dynamic_SEResControlMode, Scheduled_SEResControlMode | GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -7394,7 +6885,7 @@ def _e_ScheduleExchangeResType(acc, n, o):
         v = o.scheduled_se_res_control_mode
         if v is not None:
             f = 'Scheduled_SEResControlMode'
-            cw = _T75.get(s)
+            cw = _T72.get(s)
             if cw is None: raise not_allowed('Scheduled_SEResControlMode', 'Dynamic_SEResControlMode, Scheduled_SEResControlMode | EE | GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -7440,7 +6931,7 @@ def _d_ScheduleExchangeResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
         p += 5
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode')
+        if c >= 3: raise bad_event(c, 2, p, 'GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode', 3)
         p += 2
         nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -7451,7 +6942,7 @@ def _d_ScheduleExchangeResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
             p += 3
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SEResControlMode, Scheduled_SEResControlMode')
+            if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SEResControlMode, Scheduled_SEResControlMode', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -7516,7 +7007,7 @@ def _e_ScheduleTupleType(acc, n, o):
             n += 2
             acc, n = _e_ChargingScheduleType(acc, n, v)
             s = 3
-        cw = _T45.get(s)
+        cw = _T39.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'DischargingSchedule, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -7559,7 +7050,7 @@ def _d_ScheduleTupleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Sched
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DischargingSchedule, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'DischargingSchedule, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -7587,36 +7078,7 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.ev_target_energy_request
-        if v is not None:
-            f = 'EVTargetEnergyRequest'
-            acc <<= 3
-            n += 3
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 1
-        v = o.ev_maximum_energy_request
-        if v is not None:
-            f = 'EVMaximumEnergyRequest'
-            cw = _T72.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 2
-        v = o.ev_minimum_energy_request
-        if v is not None:
-            f = 'EVMinimumEnergyRequest'
-            cw = _T73.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 3
-        cw = _T74.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7624,48 +7086,11 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Scheduled_CLReqControlModeType(D, T, p, L, R):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-        p += 3
-        nxt = (0, 1, 2, -1)[c]
-        if nxt == 0:
-            f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x0 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            p += 2
-            nxt = (1, 2, -1)[c]
-        if nxt == 1:
-            f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x1 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
-            p += 2
-            nxt = (2, -1)[c]
-        if nxt == 2:
-            f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x2 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        return o, p
+        raise DecodeError('type Scheduled_CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7678,9 +7103,7 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7688,14 +7111,11 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
+def _d_Scheduled_CLResControlModeType(D, T, p, L, R):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type Scheduled_CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7723,7 +7143,7 @@ def _e_Scheduled_EVPPTControlModeType(acc, n, o):
         v = o.power_tolerance_acceptance
         if v is not None:
             f = 'PowerToleranceAcceptance'
-            i = enum_index(v, _EI76)
+            i = enum_index(v, _EI73)
             acc = (acc << 5) | (i << 1)
             n += 5
             s = 2
@@ -7763,14 +7183,14 @@ def _d_Scheduled_EVPPTControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'PowerToleranceAcceptance, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'PowerToleranceAcceptance, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'PowerToleranceAcceptance'
             x = (D >> (T - p - 3)) & 7
             if x & 5: raise fused_error(x, 5, 3, p, 'PowerToleranceAcceptance')
-            v = _EV77[(x >> 1) & 1]
+            v = _EV74[(x >> 1) & 1]
             p += 3
             x1 = v
             nxt = -1
@@ -7807,7 +7227,7 @@ def _e_Scheduled_SEReqControlModeType(acc, n, o):
         v = o.ev_target_energy_request
         if v is not None:
             f = 'EVTargetEnergyRequest'
-            cw = _T33.get(s)
+            cw = _T34.get(s)
             if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -7816,7 +7236,7 @@ def _e_Scheduled_SEReqControlModeType(acc, n, o):
         v = o.ev_maximum_energy_request
         if v is not None:
             f = 'EVMaximumEnergyRequest'
-            cw = _T41.get(s)
+            cw = _T35.get(s)
             if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -7825,7 +7245,7 @@ def _e_Scheduled_SEReqControlModeType(acc, n, o):
         v = o.ev_minimum_energy_request
         if v is not None:
             f = 'EVMinimumEnergyRequest'
-            cw = _T42.get(s)
+            cw = _T36.get(s)
             if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -7834,13 +7254,13 @@ def _e_Scheduled_SEReqControlModeType(acc, n, o):
         v = o.ev_energy_offer
         if v is not None:
             f = 'EVEnergyOffer'
-            cw = _T78.get(s)
+            cw = _T75.get(s)
             if cw is None: raise not_allowed('EVEnergyOffer', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_EVEnergyOfferType(acc, n, v)
             s = 5
-        cw = _T79.get(s)
+        cw = _T76.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EE | EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -7862,7 +7282,7 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
         x3 = None
         x4 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE', 6)
         p += 3
         nxt = (0, 1, 2, 3, 4, -1)[c]
         if nxt == 0:
@@ -7881,7 +7301,7 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE', 5)
             p += 3
             nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
@@ -7890,7 +7310,7 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE', 4)
             p += 3
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -7899,7 +7319,7 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVEnergyOffer, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVEnergyOffer, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -7908,7 +7328,7 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVEnergyOffer, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVEnergyOffer, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
@@ -7984,7 +7404,7 @@ def _d_Scheduled_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
             k = len(x0)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ScheduleTuple, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ScheduleTuple, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8112,7 +7532,7 @@ def _d_SelectedServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
             k = len(x0)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8433,7 +7853,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SupportedServiceIDs, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SupportedServiceIDs, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -8540,7 +7960,7 @@ def _d_ServiceDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'VASList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'VASList, EE', 2)
         p += 2
         nxt = (4, -1)[c]
         if nxt == 4:
@@ -8632,7 +8052,7 @@ def _d_ServiceIDListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Servi
             k = len(x0)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ServiceID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ServiceID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8701,7 +8121,7 @@ def _d_ServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Service
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Service, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Service, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8770,7 +8190,7 @@ def _d_ServiceParameterListType(D, T, p, L, R, _new=_object_new, _C=_iso20_commo
             k = len(x0)
             if k < 32:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8814,7 +8234,7 @@ def _e_ServiceSelectionReqType(acc, n, o):
             n += 2
             acc, n = _e_SelectedServiceListType(acc, n, v)
             s = 3
-        cw = _T45.get(s)
+        cw = _T39.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SelectedVASList, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -8846,7 +8266,7 @@ def _d_ServiceSelectionReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SelectedVASList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SelectedVASList, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -9140,7 +8560,7 @@ def _e_SessionStopReqType(acc, n, o):
         v = o.charging_session
         if v is None: raise missing('ChargingSession')
         f = 'ChargingSession'
-        i = enum_index(v, _EI80)
+        i = enum_index(v, _EI77)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 2
@@ -9154,13 +8574,13 @@ def _e_SessionStopReqType(acc, n, o):
         v = o.ev_termination_explanation
         if v is not None:
             f = 'EVTerminationExplanation'
-            cw = _T62.get(s)
+            cw = _T56.get(s)
             if cw is None: raise not_allowed('EVTerminationExplanation', 'EVTerminationCode, EVTerminationExplanation, EE | EVTerminationExplanation, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_str(acc, n, v, None, None, 160, 4, 8)
             s = 4
-        cw = _T63.get(s)
+        cw = _T57.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVTerminationCode, EVTerminationExplanation, EE | EVTerminationExplanation, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -9189,11 +8609,11 @@ def _d_SessionStopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Sess
         f = 'ChargingSession'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'ChargingSession')
-        v = _EV81[(x >> 1) & 3]
+        v = _EV78[(x >> 1) & 3]
         p += 5
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVTerminationCode, EVTerminationExplanation, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVTerminationCode, EVTerminationExplanation, EE', 3)
         p += 2
         nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -9202,7 +8622,7 @@ def _d_SessionStopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Sess
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVTerminationExplanation, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVTerminationExplanation, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
@@ -9288,7 +8708,7 @@ def _e_SignatureMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignatureMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 103)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9300,7 +8720,7 @@ def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 103)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9356,7 +8776,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -9374,7 +8794,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -9394,7 +8814,7 @@ def _e_SignaturePropertyType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignaturePropertyType)
+        return enc_generic(acc, n, o, SCHEMA, 105)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9406,7 +8826,7 @@ def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, SCHEMA, 105)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9457,7 +8877,7 @@ def _e_SignatureType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Object'
                 if i == 0:
-                    cw = _T58.get(s)
+                    cw = _T52.get(s)
                     if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -9467,7 +8887,7 @@ def _e_SignatureType(acc, n, o):
                 acc, n = _e_ObjectType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 5
-        cw = _T82.get(s)
+        cw = _T79.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -9487,7 +8907,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -9510,7 +8930,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -9519,7 +8939,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -9529,7 +8949,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -9562,7 +8982,7 @@ def _e_SignatureValueType(acc, n, o):
         v = o.value
         f = "value"
         if len(v) == 0:
-            cw = _T83[s]
+            cw = _T80[s]
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             return acc, n
@@ -9590,7 +9010,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -9606,7 +9026,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -9658,7 +9078,7 @@ def _e_SignedCertificateChainType(acc, n, o):
             n += 2
             acc, n = _e_SubCertificatesType(acc, n, v)
             s = 3
-        cw = _T45.get(s)
+        cw = _T39.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SubCertificates, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -9690,7 +9110,7 @@ def _d_SignedCertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso20_com
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -9775,7 +9195,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -9807,7 +9227,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -9846,7 +9266,7 @@ def _e_SignedInstallationDataType(acc, n, o):
         v = o.ecdh_curve
         if v is None: raise missing('ECDHCurve')
         f = 'ECDHCurve'
-        i = enum_index(v, _EI84)
+        i = enum_index(v, _EI81)
         acc = (acc << 4) | (i << 1)
         n += 4
         s = 3
@@ -9916,7 +9336,7 @@ def _d_SignedInstallationDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_com
         f = 'ECDHCurve'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'ECDHCurve')
-        v = _EV85[(x >> 1) & 1]
+        v = _EV82[(x >> 1) & 1]
         p += 4
         x2 = v
         nxt = 3
@@ -9927,7 +9347,7 @@ def _d_SignedInstallationDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_com
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey')
+        if c >= 3: raise bad_event(c, 2, p, 'SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey', 3)
         p += 2
         nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -10006,7 +9426,7 @@ def _e_SignedMeteringDataType(acc, n, o):
         v = o.dynamic_smdt_control_mode
         if v is not None:
             f = 'Dynamic_SMDTControlMode'
-            cw = _T58.get(s)
+            cw = _T52.get(s)
             if cw is None: raise not_allowed('Dynamic_SMDTControlMode', 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode | Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -10015,7 +9435,7 @@ def _e_SignedMeteringDataType(acc, n, o):
         v = o.scheduled_smdt_control_mode
         if v is not None:
             f = 'Scheduled_SMDTControlMode'
-            cw = _T75.get(s)
+            cw = _T72.get(s)
             if cw is None: raise not_allowed('Scheduled_SMDTControlMode', 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode | EE | Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -10061,7 +9481,7 @@ def _d_SignedMeteringDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
+        if c >= 3: raise bad_event(c, 2, p, 'Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode', 3)
         p += 2
         nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -10070,7 +9490,7 @@ def _d_SignedMeteringDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
+            if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -10156,7 +9576,7 @@ def _d_SubCertificatesType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Sub
             k = len(x0)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -10226,7 +9646,7 @@ def _d_SupportedProvidersListType(D, T, p, L, R, _new=_object_new, _C=_iso20_com
             k = len(x0)
             if k < 128:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ProviderID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ProviderID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -10382,7 +9802,7 @@ def _d_TaxRuleListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.TaxRule
             k = len(x0)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxRule, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxRule, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -10502,7 +9922,7 @@ def _d_TaxRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.TaxRule, _s
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'TaxRuleName, TaxRate')
+        if c >= 2: raise bad_event(c, 2, p, 'TaxRuleName, TaxRate', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -10518,7 +9938,7 @@ def _d_TaxRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.TaxRule, _s
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'TaxIncludedInPrice, AppliesToEnergyFee')
+        if c >= 2: raise bad_event(c, 2, p, 'TaxIncludedInPrice, AppliesToEnergyFee', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -10583,7 +10003,7 @@ def _e_TransformType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_TransformType)
+        return enc_generic(acc, n, o, SCHEMA, 117)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -10595,7 +10015,7 @@ def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, SCHEMA, 117)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -10650,7 +10070,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -10669,16 +10089,7 @@ def _e_V2GMessageType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -10686,20 +10097,11 @@ def _e_V2GMessageType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GMessageType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
+def _d_V2GMessageType(D, T, p, L, R):
     """Decode V2GMessageType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type V2GMessageType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -10712,16 +10114,7 @@ def _e_V2GRequestType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -10729,20 +10122,11 @@ def _e_V2GRequestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GRequestType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
+def _d_V2GRequestType(D, T, p, L, R):
     """Decode V2GRequestType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type V2GRequestType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -10755,23 +10139,7 @@ def _e_V2GResponseType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI10)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -10779,27 +10147,11 @@ def _e_V2GResponseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GResponseType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
+def _d_V2GResponseType(D, T, p, L, R):
     """Decode V2GResponseType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV11[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type V2GResponseType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -10822,14 +10174,14 @@ def _e_VehicleCheckInReqType(acc, n, o):
         v = o.ev_check_in_status
         if v is None: raise missing('EVCheckInStatus')
         f = 'EVCheckInStatus'
-        i = enum_index(v, _EI86)
+        i = enum_index(v, _EI83)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 2
         v = o.parking_method
         if v is None: raise missing('ParkingMethod')
         f = 'ParkingMethod'
-        i = enum_index(v, _EI88)
+        i = enum_index(v, _EI85)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 3
@@ -10851,7 +10203,7 @@ def _e_VehicleCheckInReqType(acc, n, o):
         v = o.device_offset
         if v is not None:
             f = 'DeviceOffset'
-            cw = _T90.get(s)
+            cw = _T87.get(s)
             if cw is None: raise not_allowed('DeviceOffset', 'DeviceOffset, VehicleTravel, EE | VehicleFrame, DeviceOffset, VehicleTravel, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -10868,7 +10220,7 @@ def _e_VehicleCheckInReqType(acc, n, o):
         v = o.vehicle_travel
         if v is not None:
             f = 'VehicleTravel'
-            cw = _T91.get(s)
+            cw = _T88.get(s)
             if cw is None: raise not_allowed('VehicleTravel', 'DeviceOffset, VehicleTravel, EE | VehicleFrame, DeviceOffset, VehicleTravel, EE | VehicleTravel, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -10882,7 +10234,7 @@ def _e_VehicleCheckInReqType(acc, n, o):
             else:
                 acc, n = w_el_int_raw(acc, n, v)
             s = 6
-        cw = _T92.get(s)
+        cw = _T89.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'DeviceOffset, VehicleTravel, EE | EE | VehicleFrame, DeviceOffset, VehicleTravel, EE | VehicleTravel, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -10912,18 +10264,18 @@ def _d_VehicleCheckInReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
         f = 'EVCheckInStatus'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVCheckInStatus')
-        v = _EV87[(x >> 1) & 3]
+        v = _EV84[(x >> 1) & 3]
         p += 5
         x1 = v
         nxt = 2
         f = 'ParkingMethod'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'ParkingMethod')
-        v = _EV89[(x >> 1) & 3]
+        v = _EV86[(x >> 1) & 3]
         p += 5
         x2 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'VehicleFrame, DeviceOffset, VehicleTravel, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'VehicleFrame, DeviceOffset, VehicleTravel, EE', 4)
         p += 3
         nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -10944,7 +10296,7 @@ def _d_VehicleCheckInReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'DeviceOffset, VehicleTravel, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'DeviceOffset, VehicleTravel, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -10965,7 +10317,7 @@ def _d_VehicleCheckInReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'VehicleTravel, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'VehicleTravel, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -11040,7 +10392,7 @@ def _e_VehicleCheckInResType(acc, n, o):
         v = o.device_location
         if v is not None:
             f = 'DeviceLocation'
-            cw = _T15.get(s)
+            cw = _T90.get(s)
             if cw is None: raise not_allowed('DeviceLocation', 'DeviceLocation, TargetDistance, EE | ParkingSpace, DeviceLocation, TargetDistance, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -11057,7 +10409,7 @@ def _e_VehicleCheckInResType(acc, n, o):
         v = o.target_distance
         if v is not None:
             f = 'TargetDistance'
-            cw = _T16.get(s)
+            cw = _T91.get(s)
             if cw is None: raise not_allowed('TargetDistance', 'DeviceLocation, TargetDistance, EE | ParkingSpace, DeviceLocation, TargetDistance, EE | TargetDistance, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -11071,7 +10423,7 @@ def _e_VehicleCheckInResType(acc, n, o):
             else:
                 acc, n = w_el_int_raw(acc, n, v)
             s = 5
-        cw = _T17.get(s)
+        cw = _T92.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'DeviceLocation, TargetDistance, EE | EE | ParkingSpace, DeviceLocation, TargetDistance, EE | TargetDistance, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -11105,7 +10457,7 @@ def _d_VehicleCheckInResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
         p += 9
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'ParkingSpace, DeviceLocation, TargetDistance, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'ParkingSpace, DeviceLocation, TargetDistance, EE', 4)
         p += 3
         nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -11126,7 +10478,7 @@ def _d_VehicleCheckInResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'DeviceLocation, TargetDistance, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'DeviceLocation, TargetDistance, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -11147,7 +10499,7 @@ def _d_VehicleCheckInResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TargetDistance, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TargetDistance, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
@@ -11346,7 +10698,7 @@ def _e_X509DataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_X509DataType)
+        return enc_generic(acc, n, o, SCHEMA, 126)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -11358,7 +10710,7 @@ def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, SCHEMA, 126)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -11443,64 +10795,9 @@ def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509Iss
         raise (err.within(f) if f else err) from exc
 
 
-_G_CanonicalizationMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_DigestMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_KeyInfoType = GenericTable(
-    states=((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 80)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 72)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('KeyValue', _e_KeyValueType, _d_KeyValueType, None), ), 3), ('SE', None, (('RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, None), ), 4), ('SE', None, (('X509Data', _e_X509DataType, _d_X509DataType, None), ), 5), ('SE', None, (('PGPData', _e_PGPDataType, _d_PGPDataType, None), ), 6), ('SE', None, (('SPKIData', _e_SPKIDataType, _d_SPKIDataType, None), ), 7), ('SE', None, (('MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 8), ('SE*', None, (), 9), ),
-    content='content',
-)
-_G_KeyValueType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), (6, 32)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), ),
-    positions=(('SE', None, (('DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, None), ), 1), ('SE', None, (('RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, None), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_ObjectType = GenericTable(
-    states=((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 4)), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 3)), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'encoding', (('Encoding', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('AT', 'mime_type', (('MimeType', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE*', None, (), 4), ),
-    content='content',
-)
-_G_PGPDataType = GenericTable(
-    states=((2, (('SE', 0, 0), ('SE', 3, 0)), (5, 16)), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE*', None, (), 5), ),
-    content='content',
-)
-_G_SPKIDataType = GenericTable(
-    states=((1, (('SE', 0, 0),), (4, 8)), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE', 0, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_SignatureMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_SignaturePropertyType = GenericTable(
-    states=((2, (('AT', 0, 0), ('AT', 1, 0)), (5, 16)), (1, (('AT', 1, 0),), (4, 8)), (2, (('SE*', 2, 0), ('CH', -1, 0)), (5, 16)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'target', (('Target', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_TransformType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ('SE', None, (('XPath', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ),
-    content='content',
-)
-_G_X509DataType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), (6, 48)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), ),
-    positions=(('SE', None, (('X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, None), ), 1), ('SE', None, (('X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE', None, (('X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE', None, (('X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 5), ('SE*', None, (), 6), ),
-    content='content',
-)
-
 NAME = 'iso20_common'
 NAMESPACES = ('urn:iso:std:iso:15118:-20:CommonMessages', 'urn:iso:std:iso:15118:-20:CommonTypes', 'http://www.w3.org/2000/09/xmldsig#')
+PREFIXES = {'http://www.w3.org/2000/09/xmldsig#': 'ds', 'urn:iso:std:iso:15118:-20:CommonMessages': 'v2gci_cm', 'urn:iso:std:iso:15118:-20:CommonTypes': 'v2gci_ct'}
 RUN_BITS = 1969
 DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationReq', _e_AuthorizationReqType, _d_AuthorizationReqType, _iso20_common.AuthorizationReq),
@@ -11514,14 +10811,14 @@ DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _iso20_common.CertificateInstallationRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'MeteringConfirmationReq', _e_MeteringConfirmationReqType, _d_MeteringConfirmationReqType, _iso20_common.MeteringConfirmationReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'MeteringConfirmationRes', _e_MeteringConfirmationResType, _d_MeteringConfirmationResType, _iso20_common.MeteringConfirmationRes),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _iso20_common.PowerDeliveryReq),
@@ -11560,67 +10857,67 @@ DOCUMENT = (
 )
 FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AbsolutePriceSchedule', _e_AbsolutePriceScheduleType, _d_AbsolutePriceScheduleType, _iso20_common.AbsolutePriceSchedule),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AdditionalSelectedServices', _e_AdditionalServiceListType, _d_AdditionalServiceListType, _iso20_common.AdditionalServiceList),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AdditionalService', _e_AdditionalServiceType, _d_AdditionalServiceType, _iso20_common.AdditionalService),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'AdditionalServicesCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesMinimumMaximumCost', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesToEnergyFee', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesToOverstayFee', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesToParkingFee', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesMinimumMaximumCost', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesToEnergyFee', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesToOverstayFee', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesToParkingFee', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationReq', _e_AuthorizationReqType, _d_AuthorizationReqType, _iso20_common.AuthorizationReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationRes', _e_AuthorizationResType, _d_AuthorizationResType, _iso20_common.AuthorizationRes),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationServices', None, None, ('enum', None, None, 1, None, None, None, _EI8, _EV9)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationServices', None, None, ('enum', None, None, 1, None, None, None, _EI8, _EV9, 'enum')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationSetupReq', _e_AuthorizationSetupReqType, _d_AuthorizationSetupReqType, _iso20_common.AuthorizationSetupReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationSetupRes', _e_AuthorizationSetupResType, _d_AuthorizationSetupResType, _iso20_common.AuthorizationSetupRes),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AvailableEnergy', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'BPT_ChannelSelection', None, None, ('enum', None, None, 1, None, None, None, _EI59, _EV60)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'BPT_ChannelSelection', None, None, ('enum', None, None, 1, None, None, None, _EI53, _EV54, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', _e_CLReqControlModeType, _d_CLReqControlModeType, _iso20_types.CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlMode', _e_CLResControlModeType, _d_CLResControlModeType, _iso20_types.CLResControlMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'CPSCertificateChain', _e_CertificateChainType, _d_CertificateChainType, _iso20_common.CertificateChain),
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CarbonDioxideEmission', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Certificate', None, None, ('binary', None, None, 0, None, None, 1600, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CarbonDioxideEmission', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Certificate', None, None, ('binary', None, None, 0, None, None, 1600, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _iso20_common.CertificateInstallationReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _iso20_common.CertificateInstallationRes),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationService', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargeProgress', None, None, ('enum', None, None, 2, None, None, None, _EI56, _EV57)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationService', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargeProgress', None, None, ('enum', None, None, 2, None, None, None, _EI50, _EV51, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargingSchedule', _e_ChargingScheduleType, _d_ChargingScheduleType, _iso20_common.ChargingSchedule),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargingSession', None, None, ('enum', None, None, 2, None, None, None, _EI80, _EV81)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CheckOutTime', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargingSession', None, None, ('enum', None, None, 2, None, None, None, _EI77, _EV78, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CheckOutTime', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ContractCertificateChain', _e_ContractCertificateChainType, _d_ContractCertificateChainType, _iso20_common.ContractCertificateChain),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Currency', None, None, ('string', None, None, 0, None, None, 3, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'DHPublicKey', None, None, ('binary', None, None, 0, 133, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Currency', None, None, ('string', None, None, 0, None, None, 3, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'DHPublicKey', None, None, ('binary', None, None, 0, 133, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'DeviceLocation', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'DeviceOffset', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'DeviceLocation', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'DeviceOffset', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'DischargingSchedule', _e_ChargingScheduleType, _d_ChargingScheduleType, _iso20_common.ChargingSchedule),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', _e_DisplayParametersType, _d_DisplayParametersType, _iso20_types.DisplayParameters),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Duration', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Duration', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_EVPPTControlMode', _e_Dynamic_EVPPTControlModeType, _d_Dynamic_EVPPTControlModeType, _iso20_common.Dynamic_EVPPTControlMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEReqControlMode', _e_Dynamic_SEReqControlModeType, _d_Dynamic_SEReqControlModeType, _iso20_common.Dynamic_SEReqControlMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEResControlMode', _e_Dynamic_SEResControlModeType, _d_Dynamic_SEResControlModeType, _iso20_common.Dynamic_SEResControlMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SMDTControlMode', _e_Dynamic_SMDTControlModeType, _d_Dynamic_SMDTControlModeType, _iso20_common.Dynamic_SMDTControlMode),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ECDHCurve', None, None, ('enum', None, None, 1, None, None, None, _EI84, _EV85)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ECDHCurve', None, None, ('enum', None, None, 1, None, None, None, _EI81, _EV82, 'enum')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EIM_AReqAuthorizationMode', _e_EIM_AReqAuthorizationModeType, _d_EIM_AReqAuthorizationModeType, _iso20_common.EIM_AReqAuthorizationMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EIM_ASResAuthorizationMode', _e_EIM_ASResAuthorizationModeType, _d_EIM_ASResAuthorizationModeType, _iso20_common.EIM_ASResAuthorizationMode),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EMAID', None, None, ('string', None, None, 0, None, None, 255, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EMAID', None, None, ('string', None, None, 0, None, None, 255, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVAbsolutePriceSchedule', _e_EVAbsolutePriceScheduleType, _d_EVAbsolutePriceScheduleType, _iso20_common.EVAbsolutePriceSchedule),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCCID', None, None, ('string', None, None, 0, None, None, 255, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCheckInStatus', None, None, ('enum', None, None, 2, None, None, None, _EI86, _EV87)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCheckOutStatus', None, None, ('enum', None, None, 2, None, None, None, _EI93, _EV94)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCCID', None, None, ('string', None, None, 0, None, None, 255, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCheckInStatus', None, None, ('enum', None, None, 2, None, None, None, _EI83, _EV84, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCheckOutStatus', None, None, ('enum', None, None, 2, None, None, None, _EI93, _EV94, 'enum')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVEnergyOffer', _e_EVEnergyOfferType, _d_EVEnergyOfferType, _iso20_common.EVEnergyOffer),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVMaximumEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -11637,79 +10934,79 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRule', _e_EVPriceRuleType, _d_EVPriceRuleType, _iso20_common.EVPriceRule),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStack', _e_EVPriceRuleStackType, _d_EVPriceRuleStackType, _iso20_common.EVPriceRuleStack),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStacks', _e_EVPriceRuleStackListType, _d_EVPriceRuleStackListType, _iso20_common.EVPriceRuleStackList),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI12, _EV13)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSECheckOutStatus', None, None, ('enum', None, None, 1, None, None, None, _EI95, _EV96)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEID', None, None, ('string', None, None, 0, None, None, 255, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI46, _EV47)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI12, _EV13)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI12, _EV13, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSECheckOutStatus', None, None, ('enum', None, None, 1, None, None, None, _EI95, _EV96, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEID', None, None, ('string', None, None, 0, None, None, 255, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI40, _EV41, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI12, _EV13, 'enum')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso20_types.EVSEStatus),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso20_types.EVSEStatus),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVTargetEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVTerminationCode', None, None, ('string', None, None, 0, None, None, 80, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVTerminationExplanation', None, None, ('string', None, None, 0, None, None, 160, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVTerminationCode', None, None, ('string', None, None, 0, None, None, 80, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVTerminationExplanation', None, None, ('string', None, None, 0, None, None, 160, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EnergyFee', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EnergyTransferServiceList', _e_ServiceListType, _d_ServiceListType, _iso20_common.ServiceList),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', None, None, ('nbit', -128, 127, 8, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'FreeService', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'GenChallenge', None, None, ('binary', None, None, 0, 16, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'GoToPause', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', None, None, ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'FreeService', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'GenChallenge', None, None, ('binary', None, None, 0, 16, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'GoToPause', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', _e_MessageHeaderType, _d_MessageHeaderType, _iso20_types.MessageHeader),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Language', None, None, ('string', None, None, 0, None, None, 3, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Language', None, None, ('string', None, None, 0, None, None, 3, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ListOfRootCertificateIDs', _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType, _iso20_types.ListOfRootCertificateIDs),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'MaximumContractCertificateChains', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'MaximumContractCertificateChains', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'MaximumCost', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'MaximumSupportingPoints', None, None, ('nbit', 12, 1024, 10, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'MaximumSupportingPoints', None, None, ('nbit', 12, 1024, 10, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _iso20_types.MeterInfo),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _iso20_types.MeterInfo),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', None, None, ('binary', None, None, 0, None, None, 64, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', None, None, ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'MeteringConfirmationReq', _e_MeteringConfirmationReqType, _d_MeteringConfirmationReqType, _iso20_common.MeteringConfirmationReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'MeteringConfirmationRes', _e_MeteringConfirmationResType, _d_MeteringConfirmationResType, _iso20_common.MeteringConfirmationRes),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'MinimumCost', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'NumberOfPriceLevels', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'NumberOfPriceLevels', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'OEMProvisioningCertificateChain', _e_SignedCertificateChainType, _d_SignedCertificateChainType, _iso20_common.SignedCertificateChain),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayFee', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayFeePeriod', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayFeePeriod', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayPowerThreshold', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRule', _e_OverstayRuleType, _d_OverstayRuleType, _iso20_common.OverstayRule),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRuleDescription', None, None, ('string', None, None, 0, None, None, 160, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRuleDescription', None, None, ('string', None, None, 0, None, None, 160, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRules', _e_OverstayRuleListType, _d_OverstayRuleListType, _iso20_common.OverstayRuleList),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayTimeThreshold', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayTimeThreshold', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Parameter', _e_ParameterType, _d_ParameterType, _iso20_common.Parameter),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterSet', _e_ParameterSetType, _d_ParameterSetType, _iso20_common.ParameterSet),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterSetID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterSetID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingFee', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingFeePeriod', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingMethod', None, None, ('enum', None, None, 2, None, None, None, _EI88, _EV89)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingSpace', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingFeePeriod', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingMethod', None, None, ('enum', None, None, 2, None, None, None, _EI85, _EV86, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingSpace', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PnC_AReqAuthorizationMode', _e_PnC_AReqAuthorizationModeType, _d_PnC_AReqAuthorizationModeType, _iso20_common.PnC_AReqAuthorizationMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PnC_ASResAuthorizationMode', _e_PnC_ASResAuthorizationModeType, _d_PnC_ASResAuthorizationModeType, _iso20_common.PnC_ASResAuthorizationMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Power', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -11720,50 +11017,50 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntries', _e_PowerScheduleEntryListType, _d_PowerScheduleEntryListType, _iso20_common.PowerScheduleEntryList),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntry', _e_PowerScheduleEntryType, _d_PowerScheduleEntryType, _iso20_common.PowerScheduleEntry),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerTolerance', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerToleranceAcceptance', None, None, ('enum', None, None, 1, None, None, None, _EI76, _EV77)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerToleranceAcceptance', None, None, ('enum', None, None, 1, None, None, None, _EI73, _EV74, 'enum')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Power_L2', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Power_L3', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceAlgorithm', None, None, ('string', None, None, 0, None, None, 255, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevel', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceAlgorithm', None, None, ('string', None, None, 0, None, None, 255, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevel', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelSchedule', _e_PriceLevelScheduleType, _d_PriceLevelScheduleType, _iso20_common.PriceLevelSchedule),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleEntries', _e_PriceLevelScheduleEntryListType, _d_PriceLevelScheduleEntryListType, _iso20_common.PriceLevelScheduleEntryList),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleEntry', _e_PriceLevelScheduleEntryType, _d_PriceLevelScheduleEntryType, _iso20_common.PriceLevelScheduleEntry),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRule', _e_PriceRuleType, _d_PriceRuleType, _iso20_common.PriceRule),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleStack', _e_PriceRuleStackType, _d_PriceRuleStackType, _iso20_common.PriceRuleStack),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleStacks', _e_PriceRuleStackListType, _d_PriceRuleStackListType, _iso20_common.PriceRuleStackList),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleDescription', None, None, ('string', None, None, 0, None, None, 160, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleDescription', None, None, ('string', None, None, 0, None, None, 160, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PrioritizedEMAIDs', _e_EMAIDListType, _d_EMAIDListType, _iso20_common.EMAIDList),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ProviderID', None, None, ('string', None, None, 0, None, None, 80, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ProviderID', None, None, ('string', None, None, 0, None, None, 80, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Receipt', _e_ReceiptType, _d_ReceiptType, _iso20_types.Receipt),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', _e_ReceiptType, _d_ReceiptType, _iso20_types.Receipt),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'RemainingContractCertificateChains', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'RenewableGenerationPercentage', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI10, _EV11)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'RemainingContractCertificateChains', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'RenewableGenerationPercentage', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SECP521_EncryptedPrivateKey', None, None, ('binary', None, None, 0, 94, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SECP521_EncryptedPrivateKey', None, None, ('binary', None, None, 0, 94, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleExchangeReq', _e_ScheduleExchangeReqType, _d_ScheduleExchangeReqType, _iso20_common.ScheduleExchangeReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleExchangeRes', _e_ScheduleExchangeResType, _d_ScheduleExchangeResType, _iso20_common.ScheduleExchangeRes),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleTuple', _e_ScheduleTupleType, _d_ScheduleTupleType, _iso20_common.ScheduleTuple),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleTupleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleTupleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_EVPPTControlMode', _e_Scheduled_EVPPTControlModeType, _d_Scheduled_EVPPTControlModeType, _iso20_common.Scheduled_EVPPTControlMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SEReqControlMode', _e_Scheduled_SEReqControlModeType, _d_Scheduled_SEReqControlModeType, _iso20_common.Scheduled_SEReqControlMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SEResControlMode', _e_Scheduled_SEResControlModeType, _d_Scheduled_SEResControlModeType, _iso20_common.Scheduled_SEResControlMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SMDTControlMode', _e_Scheduled_SMDTControlModeType, _d_Scheduled_SMDTControlModeType, _iso20_common.Scheduled_SMDTControlMode),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedAuthorizationService', None, None, ('enum', None, None, 1, None, None, None, _EI8, _EV9)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedAuthorizationService', None, None, ('enum', None, None, 1, None, None, None, _EI8, _EV9, 'enum')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedEnergyTransferService', _e_SelectedServiceType, _d_SelectedServiceType, _iso20_common.SelectedService),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedScheduleTupleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedScheduleTupleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedService', _e_SelectedServiceType, _d_SelectedServiceType, _iso20_common.SelectedService),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedVASList', _e_SelectedServiceListType, _d_SelectedServiceListType, _iso20_common.SelectedServiceList),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Service', _e_ServiceType, _d_ServiceType, _iso20_common.Service),
@@ -11772,14 +11069,14 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _iso20_common.ServiceDiscoveryReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDiscoveryRes', _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType, _iso20_common.ServiceDiscoveryRes),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceFee', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceName', None, None, ('string', None, None, 0, None, None, 80, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceName', None, None, ('string', None, None, 0, None, None, 80, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceParameterList', _e_ServiceParameterListType, _d_ServiceParameterListType, _iso20_common.ServiceParameterList),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceRenegotiationSupported', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceRenegotiationSupported', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceSelectionReq', _e_ServiceSelectionReqType, _d_ServiceSelectionReqType, _iso20_common.ServiceSelectionReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceSelectionRes', _e_ServiceSelectionResType, _d_ServiceSelectionResType, _iso20_common.ServiceSelectionRes),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None, 'hex')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None, 'hex')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionSetupReq', _e_SessionSetupReqType, _d_SessionSetupReqType, _iso20_common.SessionSetupReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionSetupRes', _e_SessionSetupResType, _d_SessionSetupResType, _iso20_common.SessionSetupRes),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionStopReq', _e_SessionStopReqType, _d_SessionStopReqType, _iso20_common.SessionStopReq),
@@ -11792,53 +11089,982 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedInstallationData', _e_SignedInstallationDataType, _d_SignedInstallationDataType, _iso20_common.SignedInstallationData),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedMeteringData', _e_SignedMeteringDataType, _d_SignedMeteringDataType, _iso20_common.SignedMeteringData),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'StartTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'StartTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SubCertificates', _e_SubCertificatesType, _d_SubCertificatesType, _iso20_common.SubCertificates),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SupportedProviders', _e_SupportedProvidersListType, _d_SupportedProvidersListType, _iso20_common.SupportedProvidersList),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SupportedServiceIDs', _e_ServiceIDListType, _d_ServiceIDListType, _iso20_common.ServiceIDList),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TPM_EncryptedPrivateKey', None, None, ('binary', None, None, 0, 206, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetDistance', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetOffsetX', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetOffsetY', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TPM_EncryptedPrivateKey', None, None, ('binary', None, None, 0, 206, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetDistance', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetOffsetX', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetOffsetY', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxCosts', _e_DetailedTaxType, _d_DetailedTaxType, _iso20_types.DetailedTax),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxIncludedInPrice', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxIncludedInPrice', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRate', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRule', _e_TaxRuleType, _d_TaxRuleType, _iso20_common.TaxRule),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleName', None, None, ('string', None, None, 0, None, None, 80, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleName', None, None, ('string', None, None, 0, None, None, 80, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRules', _e_TaxRuleListType, _d_TaxRuleListType, _iso20_common.TaxRuleList),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'VASList', _e_ServiceListType, _d_ServiceListType, _iso20_common.ServiceList),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckInReq', _e_VehicleCheckInReqType, _d_VehicleCheckInReqType, _iso20_common.VehicleCheckInReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckInRes', _e_VehicleCheckInResType, _d_VehicleCheckInResType, _iso20_common.VehicleCheckInRes),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckOutReq', _e_VehicleCheckOutReqType, _d_VehicleCheckOutReqType, _iso20_common.VehicleCheckOutReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckOutRes', _e_VehicleCheckOutResType, _d_VehicleCheckOutResType, _iso20_common.VehicleCheckOutRes),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleFrame', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleTravel', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'X448_EncryptedPrivateKey', None, None, ('binary', None, None, 0, 84, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleFrame', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleTravel', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'X448_EncryptedPrivateKey', None, None, ('binary', None, None, 0, 84, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'boolValue', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'byteValue', None, None, ('nbit', -128, 127, 8, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'finiteString', None, None, ('string', None, None, 0, None, None, 80, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'intValue', None, None, ('int', -2147483648, 2147483647, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'boolValue', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'byteValue', None, None, ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'finiteString', None, None, ('string', None, None, 0, None, None, 80, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'intValue', None, None, ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'rationalNumber', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'shortValue', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'shortValue', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
 )
+
+TYPES = (
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AbsolutePriceScheduleType', 1, _iso20_common.AbsolutePriceSchedule, 71, (('id', False), ('time_anchor', False), ('price_schedule_id', False), ('price_schedule_description', False), ('currency', False), ('language', False), ('price_algorithm', False), ('minimum_cost', False), ('maximum_cost', False), ('tax_rules', False), ('price_rule_stacks', False), ('overstay_rules', False), ('additional_selected_services', False)), -1,
+     (('AT', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleDescription', (('string', None, None, 0, None, None, 160, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Currency', (('string', None, None, 0, None, None, 3, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'currencyType'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Language', (('string', None, None, 0, None, None, 3, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'languageType'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceAlgorithm', (('string', None, None, 0, None, None, 255, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'MinimumCost', 73), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'MaximumCost', 73), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRules', 115), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleStacks', 68), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRules', 53), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'AdditionalSelectedServices', 1), ), (12,), (13, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0)), 2), (2, (('SE', 9, 0), ('SE', 10, 0)), 2), (1, (('SE', 10, 0),), 2), (2, (('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (2, (('SE', 12, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_AbsolutePriceScheduleType, _d_AbsolutePriceScheduleType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AdditionalServiceListType', 1, _iso20_common.AdditionalServiceList, -1, (('additional_service', True),), -1,
+     (('SE', 1, 5, (('urn:iso:std:iso:15118:-20:CommonMessages', 'AdditionalService', 2), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AdditionalServiceListType, _d_AdditionalServiceListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AdditionalServiceType', 1, _iso20_common.AdditionalService, -1, (('service_name', False), ('service_fee', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceName', (('string', None, None, 0, None, None, 80, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceFee', 73), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AdditionalServiceType, _d_AdditionalServiceType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationReqType', 1, _iso20_common.AuthorizationReq, 120, (('header', False), ('selected_authorization_service', False), ('eim_a_req_authorization_mode', False), ('pnc_a_req_authorization_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedAuthorizationService', (('enum', None, None, 1, None, None, None, _EI8, _EV9, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'authorizationType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EIM_AReqAuthorizationMode', 30), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PnC_AReqAuthorizationMode', 58), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AuthorizationReqType, _d_AuthorizationReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationResType', 1, _iso20_common.AuthorizationRes, 121, (('header', False), ('response_code', False), ('evse_processing', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI12, _EV13, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AuthorizationResType, _d_AuthorizationResType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationSetupReqType', 1, _iso20_common.AuthorizationSetupReq, 120, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AuthorizationSetupReqType, _d_AuthorizationSetupReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationSetupResType', 1, _iso20_common.AuthorizationSetupRes, 121, (('header', False), ('response_code', False), ('authorization_services', True), ('certificate_installation_service', False), ('eim_as_res_authorization_mode', False), ('pnc_as_res_authorization_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 2, (('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationServices', (('enum', None, None, 1, None, None, None, _EI8, _EV9, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'authorizationType'))), ), (2,), (-1, -1, 3, 4), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationService', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (3,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EIM_ASResAuthorizationMode', 31), ), (4,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PnC_ASResAuthorizationMode', 59), ), (5,), (7, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0)), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AuthorizationSetupResType, _d_AuthorizationSetupResType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlModeType', 3, _iso20_types.CLReqControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlModeType', 3, _iso20_types.CLResControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType', 13, _xmldsig.CanonicalizationMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##any',), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateChainType', 1, _iso20_common.CertificateChain, -1, (('certificate', False), ('sub_certificates', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Certificate', (('binary', None, None, 0, None, None, 1600, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'certificateType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SubCertificates', 112), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CertificateChainType, _d_CertificateChainType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationReqType', 1, _iso20_common.CertificateInstallationReq, 120, (('header', False), ('oem_provisioning_certificate_chain', False), ('list_of_root_certificate_i_ds', False), ('maximum_contract_certificate_chains', False), ('prioritized_emai_ds', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'OEMProvisioningCertificateChain', 108), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ListOfRootCertificateIDs', 46), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'MaximumContractCertificateChains', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PrioritizedEMAIDs', 32), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CertificateInstallationReqType, _d_CertificateInstallationReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationResType', 1, _iso20_common.CertificateInstallationRes, 121, (('header', False), ('response_code', False), ('evse_processing', False), ('cps_certificate_chain', False), ('signed_installation_data', False), ('remaining_contract_certificate_chains', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI12, _EV13, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'CPSCertificateChain', 10), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedInstallationData', 110), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'RemainingContractCertificateChains', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_CertificateInstallationResType, _d_CertificateInstallationResType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopReqType', 3, _iso20_types.ChargeLoopReq, 120, (('header', False), ('display_parameters', False), ('meter_info_requested', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', 23), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopResType', 3, _iso20_types.ChargeLoopRes, 121, (('header', False), ('response_code', False), ('evse_status', False), ('meter_info', False), ('receipt', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', 43), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', 49), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', 74), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryReqType', 3, _iso20_types.ChargeParameterDiscoveryReq, 120, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryResType', 3, _iso20_types.ChargeParameterDiscoveryRes, 121, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargingScheduleType', 1, _iso20_common.ChargingSchedule, -1, (('power_schedule', False), ('absolute_price_schedule', False), ('price_level_schedule', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerSchedule', 64), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'AbsolutePriceSchedule', 0), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelSchedule', 67), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ChargingScheduleType, _d_ChargingScheduleType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ContractCertificateChainType', 1, _iso20_common.ContractCertificateChain, -1, (('certificate', False), ('sub_certificates', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Certificate', (('binary', None, None, 0, None, None, 1600, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'certificateType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SubCertificates', 112), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ContractCertificateChainType, _d_ContractCertificateChainType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType', 1, _xmldsig.DSAKeyValue, -1, (('p', False), ('q', False), ('g', False), ('y', False), ('j', False), ('seed', False), ('pgen_counter', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'P', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Q', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'G', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Y', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'J', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Seed', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), _e_DSAKeyValueType, _d_DSAKeyValueType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedCostType', 1, _iso20_types.DetailedCost, -1, (('amount', False), ('cost_per_unit', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', 73), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', 73), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DetailedCostType, _d_DetailedCostType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedTaxType', 1, _iso20_types.DetailedTax, -1, (('tax_rule_id', False), ('amount', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', 73), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DetailedTaxType, _d_DetailedTaxType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType', 13, _xmldsig.DigestMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParametersType', 1, _iso20_types.DisplayParameters, -1, (('present_soc', False), ('minimum_soc', False), ('target_soc', False), ('maximum_soc', False), ('remaining_time_to_minimum_soc', False), ('remaining_time_to_target_soc', False), ('remaining_time_to_maximum_soc', False), ('charging_complete', False), ('battery_energy_capacity', False), ('inlet_hot', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', 73), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (9,), (10, -1, -1, -1), (), ''), ),
+     ((4, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (4, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (4, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 9, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), _e_DisplayParametersType, _d_DisplayParametersType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLReqControlModeType', 3, _iso20_types.Dynamic_CLReqControlMode, 7, (('departure_time', False), ('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 73), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 73), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 73), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLResControlModeType', 3, _iso20_types.Dynamic_CLResControlMode, 8, (('departure_time', False), ('minimum_soc', False), ('target_soc', False), ('ack_max_delay', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_EVPPTControlModeType', 1, _iso20_common.Dynamic_EVPPTControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), _e_Dynamic_EVPPTControlModeType, _d_Dynamic_EVPPTControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEReqControlModeType', 1, _iso20_common.Dynamic_SEReqControlMode, -1, (('departure_time', False), ('minimum_soc', False), ('target_soc', False), ('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False), ('ev_maximum_v2x_energy_request', False), ('ev_minimum_v2x_energy_request', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVTargetEnergyRequest', 73), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVMaximumEnergyRequest', 73), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVMinimumEnergyRequest', 73), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVMaximumV2XEnergyRequest', 73), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVMinimumV2XEnergyRequest', 73), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_Dynamic_SEReqControlModeType, _d_Dynamic_SEReqControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEResControlModeType', 1, _iso20_common.Dynamic_SEResControlMode, -1, (('departure_time', False), ('minimum_soc', False), ('target_soc', False), ('absolute_price_schedule', False), ('price_level_schedule', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'AbsolutePriceSchedule', 0), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelSchedule', 67), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), _e_Dynamic_SEResControlModeType, _d_Dynamic_SEResControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SMDTControlModeType', 1, _iso20_common.Dynamic_SMDTControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), _e_Dynamic_SMDTControlModeType, _d_Dynamic_SMDTControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EIM_AReqAuthorizationModeType', 1, _iso20_common.EIM_AReqAuthorizationMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), _e_EIM_AReqAuthorizationModeType, _d_EIM_AReqAuthorizationModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EIM_ASResAuthorizationModeType', 1, _iso20_common.EIM_ASResAuthorizationMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), _e_EIM_ASResAuthorizationModeType, _d_EIM_ASResAuthorizationModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EMAIDListType', 1, _iso20_common.EMAIDList, -1, (('emaid', True),), -1,
+     (('SE', 1, 8, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EMAID', (('string', None, None, 0, None, None, 255, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType'))), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EMAIDListType, _d_EMAIDListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVAbsolutePriceScheduleType', 1, _iso20_common.EVAbsolutePriceSchedule, -1, (('time_anchor', False), ('currency', False), ('price_algorithm', False), ('ev_price_rule_stacks', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Currency', (('string', None, None, 0, None, None, 3, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'currencyType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceAlgorithm', (('string', None, None, 0, None, None, 255, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStacks', 40), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVAbsolutePriceScheduleType, _d_EVAbsolutePriceScheduleType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVEnergyOfferType', 1, _iso20_common.EVEnergyOffer, -1, (('ev_power_schedule', False), ('ev_absolute_price_schedule', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerSchedule', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVAbsolutePriceSchedule', 33), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVEnergyOfferType, _d_EVEnergyOfferType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerProfileEntryListType', 1, _iso20_common.EVPowerProfileEntryList, -1, (('ev_power_profile_entry', True),), -1,
+     (('SE', 1, 2048, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerProfileEntry', 63), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVPowerProfileEntryListType, _d_EVPowerProfileEntryListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerProfileType', 1, _iso20_common.EVPowerProfile, -1, (('time_anchor', False), ('dynamic_evppt_control_mode', False), ('scheduled_evppt_control_mode', False), ('ev_power_profile_entries', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_EVPPTControlMode', 26), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_EVPPTControlMode', 83), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerProfileEntries', 35), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVPowerProfileType, _d_EVPowerProfileType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerScheduleEntryListType', 1, _iso20_common.EVPowerScheduleEntryList, -1, (('ev_power_schedule_entry', True),), -1,
+     (('SE', 1, 1024, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerScheduleEntry', 38), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVPowerScheduleEntryListType, _d_EVPowerScheduleEntryListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerScheduleEntryType', 1, _iso20_common.EVPowerScheduleEntry, -1, (('duration', False), ('power', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Duration', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Power', 73), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVPowerScheduleEntryType, _d_EVPowerScheduleEntryType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerScheduleType', 1, _iso20_common.EVPowerSchedule, -1, (('time_anchor', False), ('ev_power_schedule_entries', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerScheduleEntries', 37), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVPowerScheduleType, _d_EVPowerScheduleType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStackListType', 1, _iso20_common.EVPriceRuleStackList, -1, (('ev_price_rule_stack', True),), -1,
+     (('SE', 1, 1024, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStack', 41), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVPriceRuleStackListType, _d_EVPriceRuleStackListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStackType', 1, _iso20_common.EVPriceRuleStack, -1, (('duration', False), ('ev_price_rule', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Duration', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 8, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRule', 42), ), (1,), (-1, -1, 2, 3), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVPriceRuleStackType, _d_EVPriceRuleStackType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleType', 1, _iso20_common.EVPriceRule, -1, (('energy_fee', False), ('power_range_start', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EnergyFee', 73), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerRangeStart', 73), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVPriceRuleType, _d_EVPriceRuleType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatusType', 1, _iso20_types.EVSEStatus, -1, (('notification_max_delay', False), ('evse_notification', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', (('enum', None, None, 3, None, None, None, _EI40, _EV41, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVSEStatusType, _d_EVSEStatusType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType', 13, _xmldsig.KeyInfo, -1, (('id', False), ('content', False)), 1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 45), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 76), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 126), ), (-1,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 55), ), (-1,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 77), ), (-1,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (8, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (9, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 1), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType', 13, _xmldsig.KeyValue, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 19), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 72), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), 0), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ListOfRootCertificateIDsType', 1, _iso20_types.ListOfRootCertificateIDs, -1, (('root_certificate_id', True),), -1,
+     (('SE', 1, 20, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', 127), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType', 1, _xmldsig.Manifest, -1, (('id', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 75), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_ManifestType, _d_ManifestType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType', 1, _iso20_types.MessageHeader, -1, (('session_id', False), ('time_stamp', False), ('signature', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Signature', 106), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MessageHeaderType, _d_MessageHeaderType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoType', 1, _iso20_types.MeterInfo, -1, (('meter_id', False), ('charged_energy_reading_wh', False), ('bpt_discharged_energy_reading_wh', False), ('capacitive_energy_reading_va_rh', False), ('bpt_inductive_energy_reading_va_rh', False), ('meter_signature', False), ('meter_status', False), ('meter_timestamp', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MeterInfoType, _d_MeterInfoType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'MeteringConfirmationReqType', 1, _iso20_common.MeteringConfirmationReq, 120, (('header', False), ('signed_metering_data', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedMeteringData', 111), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MeteringConfirmationReqType, _d_MeteringConfirmationReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'MeteringConfirmationResType', 1, _iso20_common.MeteringConfirmationRes, 121, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MeteringConfirmationResType, _d_MeteringConfirmationResType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType', 13, _xmldsig.Object, -1, (('encoding', False), ('id', False), ('mime_type', False), ('content', False)), 3,
+     (('AT', 0, 1, (('', 'Encoding', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'MimeType', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (4, -1, -1, -1), ('##any',), 'lax'), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRuleListType', 1, _iso20_common.OverstayRuleList, -1, (('overstay_time_threshold', False), ('overstay_power_threshold', False), ('overstay_rule', True)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayTimeThreshold', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayPowerThreshold', 73), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 5, (('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRule', 54), ), (2,), (-1, -1, 3, 4), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0)), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0)), _e_OverstayRuleListType, _d_OverstayRuleListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRuleType', 1, _iso20_common.OverstayRule, -1, (('overstay_rule_description', False), ('start_time', False), ('overstay_fee', False), ('overstay_fee_period', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRuleDescription', (('string', None, None, 0, None, None, 160, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'StartTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayFee', 73), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayFeePeriod', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), _e_OverstayRuleType, _d_OverstayRuleType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType', 9, _xmldsig.PGPData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (5, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('SE', 0, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 3, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterSetType', 1, _iso20_common.ParameterSet, -1, (('parameter_set_id', False), ('parameter', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterSetID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 32, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Parameter', 57), ), (1,), (-1, -1, 2, 3), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ParameterSetType, _d_ParameterSetType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterType', 1, _iso20_common.Parameter, -1, (('name', False), ('bool_value', False), ('byte_value', False), ('short_value', False), ('int_value', False), ('rational_number', False), ('finite_string', False)), -1,
+     (('AT', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Name', (('string', None, None, 0, None, None, 80, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'boolValue', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'byteValue', (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'shortValue', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'intValue', (('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'int'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'rationalNumber', 73), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'finiteString', (('string', None, None, 0, None, None, 80, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 1), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), _e_ParameterType, _d_ParameterType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PnC_AReqAuthorizationModeType', 1, _iso20_common.PnC_AReqAuthorizationMode, -1, (('id', False), ('gen_challenge', False), ('contract_certificate_chain', False)), -1,
+     (('AT', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'GenChallenge', (('binary', None, None, 0, 16, None, None, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'genChallengeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ContractCertificateChain', 18), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_PnC_AReqAuthorizationModeType, _d_PnC_AReqAuthorizationModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PnC_ASResAuthorizationModeType', 1, _iso20_common.PnC_ASResAuthorizationMode, -1, (('gen_challenge', False), ('supported_providers', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'GenChallenge', (('binary', None, None, 0, 16, None, None, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'genChallengeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SupportedProviders', 113), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PnC_ASResAuthorizationModeType, _d_PnC_ASResAuthorizationModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerDeliveryReqType', 1, _iso20_common.PowerDeliveryReq, 120, (('header', False), ('ev_processing', False), ('charge_progress', False), ('ev_power_profile', False), ('bpt_channel_selection', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVProcessing', (('enum', None, None, 2, None, None, None, _EI12, _EV13, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargeProgress', (('enum', None, None, 2, None, None, None, _EI50, _EV51, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'chargeProgressType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerProfile', 36), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'BPT_ChannelSelection', (('enum', None, None, 1, None, None, None, _EI53, _EV54, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'channelSelectionType'))), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PowerDeliveryReqType, _d_PowerDeliveryReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerDeliveryResType', 1, _iso20_common.PowerDeliveryRes, 121, (('header', False), ('response_code', False), ('evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEStatus', 43), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PowerDeliveryResType, _d_PowerDeliveryResType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntryListType', 1, _iso20_common.PowerScheduleEntryList, -1, (('power_schedule_entry', True),), -1,
+     (('SE', 1, 1024, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntry', 63), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PowerScheduleEntryListType, _d_PowerScheduleEntryListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntryType', 1, _iso20_common.PowerScheduleEntry, -1, (('duration', False), ('power', False), ('power_l2', False), ('power_l3', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Duration', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Power', 73), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Power_L2', 73), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Power_L3', 73), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PowerScheduleEntryType, _d_PowerScheduleEntryType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleType', 1, _iso20_common.PowerSchedule, -1, (('time_anchor', False), ('available_energy', False), ('power_tolerance', False), ('power_schedule_entries', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'AvailableEnergy', 73), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerTolerance', 73), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntries', 62), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PowerScheduleType, _d_PowerScheduleType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleEntryListType', 1, _iso20_common.PriceLevelScheduleEntryList, -1, (('price_level_schedule_entry', True),), -1,
+     (('SE', 1, 1024, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleEntry', 66), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PriceLevelScheduleEntryListType, _d_PriceLevelScheduleEntryListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleEntryType', 1, _iso20_common.PriceLevelScheduleEntry, -1, (('duration', False), ('price_level', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Duration', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevel', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PriceLevelScheduleEntryType, _d_PriceLevelScheduleEntryType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleType', 1, _iso20_common.PriceLevelSchedule, 71, (('id', False), ('time_anchor', False), ('price_schedule_id', False), ('price_schedule_description', False), ('number_of_price_levels', False), ('price_level_schedule_entries', False)), -1,
+     (('AT', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleDescription', (('string', None, None, 0, None, None, 160, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'NumberOfPriceLevels', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleEntries', 65), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_PriceLevelScheduleType, _d_PriceLevelScheduleType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleStackListType', 1, _iso20_common.PriceRuleStackList, -1, (('price_rule_stack', True),), -1,
+     (('SE', 1, 1024, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleStack', 69), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PriceRuleStackListType, _d_PriceRuleStackListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleStackType', 1, _iso20_common.PriceRuleStack, -1, (('duration', False), ('price_rule', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Duration', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 8, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRule', 70), ), (1,), (-1, -1, 2, 3), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PriceRuleStackType, _d_PriceRuleStackType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleType', 1, _iso20_common.PriceRule, -1, (('energy_fee', False), ('parking_fee', False), ('parking_fee_period', False), ('carbon_dioxide_emission', False), ('renewable_generation_percentage', False), ('power_range_start', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EnergyFee', 73), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingFee', 73), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingFeePeriod', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'CarbonDioxideEmission', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'RenewableGenerationPercentage', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerRangeStart', 73), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0)), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_PriceRuleType, _d_PriceRuleType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleType', 3, _iso20_common.PriceSchedule, -1, (('time_anchor', False), ('price_schedule_id', False), ('price_schedule_description', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleDescription', (('string', None, None, 0, None, None, 160, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType', 1, _xmldsig.RSAKeyValue, -1, (('modulus', False), ('exponent', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Modulus', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Exponent', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RSAKeyValueType, _d_RSAKeyValueType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RationalNumberType', 1, _iso20_types.RationalNumber, -1, (('exponent', False), ('value', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RationalNumberType, _d_RationalNumberType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ReceiptType', 1, _iso20_types.Receipt, -1, (('time_anchor', False), ('energy_costs', False), ('occupancy_costs', False), ('additional_services_costs', False), ('overstay_costs', False), ('tax_costs', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', 20), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', 20), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AdditionalServicesCosts', 20), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', 20), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 10, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxCosts', 21), ), (5,), (-1, -1, 6, 7), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ReceiptType, _d_ReceiptType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType', 1, _xmldsig.Reference, -1, (('id', False), ('type', False), ('uri', False), ('transforms', False), ('digest_method', False), ('digest_value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 118), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 22), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType'))), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('SE', 3, 0), ('SE', 4, 0)), 1), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 3, 0), ('SE', 4, 0)), _e_ReferenceType, _d_ReferenceType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType', 1, _xmldsig.RetrievalMethod, -1, (('type', False), ('uri', False), ('transforms', False)), -1,
+     (('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 118), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('EE', -1, 0)), _e_RetrievalMethodType, _d_RetrievalMethodType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType', 9, _xmldsig.SPKIData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE*', 0, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleExchangeReqType', 1, _iso20_common.ScheduleExchangeReq, 120, (('header', False), ('maximum_supporting_points', False), ('dynamic_se_req_control_mode', False), ('scheduled_se_req_control_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'MaximumSupportingPoints', (('nbit', 12, 1024, 10, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'maxSupportingPointsScheduleTupleType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEReqControlMode', 27), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SEReqControlMode', 84), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ScheduleExchangeReqType, _d_ScheduleExchangeReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleExchangeResType', 1, _iso20_common.ScheduleExchangeRes, 121, (('header', False), ('response_code', False), ('evse_processing', False), ('go_to_pause', False), ('dynamic_se_res_control_mode', False), ('scheduled_se_res_control_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI12, _EV13, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'GoToPause', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEResControlMode', 28), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SEResControlMode', 85), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0)), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ScheduleExchangeResType, _d_ScheduleExchangeResType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleTupleType', 1, _iso20_common.ScheduleTuple, -1, (('schedule_tuple_id', False), ('charging_schedule', False), ('discharging_schedule', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleTupleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargingSchedule', 17), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'DischargingSchedule', 17), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ScheduleTupleType, _d_ScheduleTupleType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLReqControlModeType', 3, _iso20_types.Scheduled_CLReqControlMode, 7, (('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 73), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 73), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 73), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLResControlModeType', 3, _iso20_types.Scheduled_CLResControlMode, 8, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_EVPPTControlModeType', 1, _iso20_common.Scheduled_EVPPTControlMode, -1, (('selected_schedule_tuple_id', False), ('power_tolerance_acceptance', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedScheduleTupleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerToleranceAcceptance', (('enum', None, None, 1, None, None, None, _EI73, _EV74, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'powerToleranceAcceptanceType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_Scheduled_EVPPTControlModeType, _d_Scheduled_EVPPTControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SEReqControlModeType', 1, _iso20_common.Scheduled_SEReqControlMode, -1, (('departure_time', False), ('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False), ('ev_energy_offer', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVTargetEnergyRequest', 73), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVMaximumEnergyRequest', 73), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVMinimumEnergyRequest', 73), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVEnergyOffer', 34), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), _e_Scheduled_SEReqControlModeType, _d_Scheduled_SEReqControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SEResControlModeType', 1, _iso20_common.Scheduled_SEResControlMode, -1, (('schedule_tuple', True),), -1,
+     (('SE', 1, 3, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleTuple', 80), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_Scheduled_SEResControlModeType, _d_Scheduled_SEResControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SMDTControlModeType', 1, _iso20_common.Scheduled_SMDTControlMode, -1, (('selected_schedule_tuple_id', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedScheduleTupleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_Scheduled_SMDTControlModeType, _d_Scheduled_SMDTControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedServiceListType', 1, _iso20_common.SelectedServiceList, -1, (('selected_service', True),), -1,
+     (('SE', 1, 16, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedService', 88), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SelectedServiceListType, _d_SelectedServiceListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedServiceType', 1, _iso20_common.SelectedService, -1, (('service_id', False), ('parameter_set_id', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterSetID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'serviceIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SelectedServiceType, _d_SelectedServiceType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDetailReqType', 1, _iso20_common.ServiceDetailReq, 120, (('header', False), ('service_id', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'serviceIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceDetailReqType, _d_ServiceDetailReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDetailResType', 1, _iso20_common.ServiceDetailRes, 121, (('header', False), ('response_code', False), ('service_id', False), ('service_parameter_list', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'serviceIDType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceParameterList', 95), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceDetailResType, _d_ServiceDetailResType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDiscoveryReqType', 1, _iso20_common.ServiceDiscoveryReq, 120, (('header', False), ('supported_service_i_ds', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SupportedServiceIDs', 93), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDiscoveryResType', 1, _iso20_common.ServiceDiscoveryRes, 121, (('header', False), ('response_code', False), ('service_renegotiation_supported', False), ('energy_transfer_service_list', False), ('vas_list', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceRenegotiationSupported', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EnergyTransferServiceList', 94), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'VASList', 94), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceIDListType', 1, _iso20_common.ServiceIDList, -1, (('service_id', True),), -1,
+     (('SE', 1, 16, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'serviceIDType'))), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceIDListType, _d_ServiceIDListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceListType', 1, _iso20_common.ServiceList, -1, (('service', True),), -1,
+     (('SE', 1, 8, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Service', 98), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceListType, _d_ServiceListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceParameterListType', 1, _iso20_common.ServiceParameterList, -1, (('parameter_set', True),), -1,
+     (('SE', 1, 32, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterSet', 56), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceParameterListType, _d_ServiceParameterListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceSelectionReqType', 1, _iso20_common.ServiceSelectionReq, 120, (('header', False), ('selected_energy_transfer_service', False), ('selected_vas_list', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedEnergyTransferService', 88), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedVASList', 87), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceSelectionReqType, _d_ServiceSelectionReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceSelectionResType', 1, _iso20_common.ServiceSelectionRes, 121, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceSelectionResType, _d_ServiceSelectionResType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceType', 1, _iso20_common.Service, -1, (('service_id', False), ('free_service', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'FreeService', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ServiceType, _d_ServiceType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionSetupReqType', 1, _iso20_common.SessionSetupReq, 120, (('header', False), ('evcc_id', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCCID', (('string', None, None, 0, None, None, 255, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SessionSetupReqType, _d_SessionSetupReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionSetupResType', 1, _iso20_common.SessionSetupRes, 121, (('header', False), ('response_code', False), ('evse_id', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEID', (('string', None, None, 0, None, None, 255, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SessionSetupResType, _d_SessionSetupResType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionStopReqType', 1, _iso20_common.SessionStopReq, 120, (('header', False), ('charging_session', False), ('ev_termination_code', False), ('ev_termination_explanation', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargingSession', (('enum', None, None, 2, None, None, None, _EI77, _EV78, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'chargingSessionType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVTerminationCode', (('string', None, None, 0, None, None, 80, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVTerminationExplanation', (('string', None, None, 0, None, None, 160, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SessionStopReqType, _d_SessionStopReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionStopResType', 1, _iso20_common.SessionStopRes, 121, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SessionStopResType, _d_SessionStopResType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType', 13, _xmldsig.SignatureMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType', 1, _xmldsig.SignatureProperties, -1, (('id', False), ('signature_property', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 105), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType', 13, _xmldsig.SignatureProperty, -1, (('id', False), ('target', False), ('content', False)), 2,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 1, 1, (('', 'Target', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('AT', 0, 0), ('AT', 1, 0)), 0), (1, (('AT', 1, 0),), 1), (2, (('SE*', 2, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType', 1, _xmldsig.Signature, -1, (('id', False), ('signed_info', False), ('signature_value', False), ('key_info', False), ('object', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 109), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 107), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 44), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Object', 52), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignatureType, _d_SignatureType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType', 1, _xmldsig.SignatureValue, -1, (('id', False), ('value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, None, None, None, 'base64'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('CH', 1, 0)), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),), _e_SignatureValueType, _d_SignatureValueType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedCertificateChainType', 1, _iso20_common.SignedCertificateChain, -1, (('id', False), ('certificate', False), ('sub_certificates', False)), -1,
+     (('AT', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Certificate', (('binary', None, None, 0, None, None, 1600, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'certificateType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SubCertificates', 112), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_SignedCertificateChainType, _d_SignedCertificateChainType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType', 1, _xmldsig.SignedInfo, -1, (('id', False), ('canonicalization_method', False), ('signature_method', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 9), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 103), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 75), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignedInfoType, _d_SignedInfoType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedInstallationDataType', 1, _iso20_common.SignedInstallationData, -1, (('id', False), ('contract_certificate_chain', False), ('ecdh_curve', False), ('dh_public_key', False), ('secp521_encrypted_private_key', False), ('x448_encrypted_private_key', False), ('tpm_encrypted_private_key', False)), -1,
+     (('AT', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ContractCertificateChain', 18), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ECDHCurve', (('enum', None, None, 1, None, None, None, _EI81, _EV82, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'ecdhCurveType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'DHPublicKey', (('binary', None, None, 0, 133, None, None, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'dhPublicKeyType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SECP521_EncryptedPrivateKey', (('binary', None, None, 0, 94, None, None, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'secp521_EncryptedPrivateKeyType'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'X448_EncryptedPrivateKey', (('binary', None, None, 0, 84, None, None, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'x448_EncryptedPrivateKeyType'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TPM_EncryptedPrivateKey', (('binary', None, None, 0, 206, None, None, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'tpm_EncryptedPrivateKeyType'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_SignedInstallationDataType, _d_SignedInstallationDataType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedMeteringDataType', 1, _iso20_common.SignedMeteringData, -1, (('id', False), ('session_id', False), ('meter_info', False), ('receipt', False), ('dynamic_smdt_control_mode', False), ('scheduled_smdt_control_mode', False)), -1,
+     (('AT', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionID', (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'MeterInfo', 49), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Receipt', 74), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SMDTControlMode', 29), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SMDTControlMode', 86), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0)), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),), _e_SignedMeteringDataType, _d_SignedMeteringDataType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SubCertificatesType', 1, _iso20_common.SubCertificates, -1, (('certificate', True),), -1,
+     (('SE', 1, 3, (('urn:iso:std:iso:15118:-20:CommonMessages', 'Certificate', (('binary', None, None, 0, None, None, 1600, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'certificateType'))), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SubCertificatesType, _d_SubCertificatesType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SupportedProvidersListType', 1, _iso20_common.SupportedProvidersList, -1, (('provider_id', True),), -1,
+     (('SE', 1, 128, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ProviderID', (('string', None, None, 0, None, None, 80, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType'))), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_SupportedProvidersListType, _d_SupportedProvidersListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetPositionType', 1, _iso20_common.TargetPosition, -1, (('target_offset_x', False), ('target_offset_y', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetOffsetX', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetOffsetY', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_TargetPositionType, _d_TargetPositionType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleListType', 1, _iso20_common.TaxRuleList, -1, (('tax_rule', True),), -1,
+     (('SE', 1, 10, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRule', 116), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_TaxRuleListType, _d_TaxRuleListType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleType', 1, _iso20_common.TaxRule, -1, (('tax_rule_id', False), ('tax_rule_name', False), ('tax_rate', False), ('tax_included_in_price', False), ('applies_to_energy_fee', False), ('applies_to_parking_fee', False), ('applies_to_overstay_fee', False), ('applies_minimum_maximum_cost', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleName', (('string', None, None, 0, None, None, 80, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRate', 73), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxIncludedInPrice', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesToEnergyFee', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesToParkingFee', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesToOverstayFee', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'AppliesMinimumMaximumCost', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('SE', 7, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_TaxRuleType, _d_TaxRuleType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType', 13, _xmldsig.Transform, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'XPath', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType', 1, _xmldsig.Transforms, -1, (('transform', True),), -1,
+     (('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Transform', 117), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_TransformsType, _d_TransformsType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GMessageType', 3, _iso20_types.V2GMessage, -1, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GRequestType', 3, _iso20_types.V2GRequest, 119, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GResponseType', 3, _iso20_types.V2GResponse, 119, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckInReqType', 1, _iso20_common.VehicleCheckInReq, 120, (('header', False), ('ev_check_in_status', False), ('parking_method', False), ('vehicle_frame', False), ('device_offset', False), ('vehicle_travel', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCheckInStatus', (('enum', None, None, 2, None, None, None, _EI83, _EV84, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'evCheckInStatusType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingMethod', (('enum', None, None, 2, None, None, None, _EI85, _EV86, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'parkingMethodType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleFrame', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'DeviceOffset', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleTravel', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_VehicleCheckInReqType, _d_VehicleCheckInReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckInResType', 1, _iso20_common.VehicleCheckInRes, 121, (('header', False), ('response_code', False), ('parking_space', False), ('device_location', False), ('target_distance', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingSpace', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'DeviceLocation', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetDistance', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_VehicleCheckInResType, _d_VehicleCheckInResType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckOutReqType', 1, _iso20_common.VehicleCheckOutReq, 120, (('header', False), ('ev_check_out_status', False), ('check_out_time', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCheckOutStatus', (('enum', None, None, 2, None, None, None, _EI93, _EV94, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'evCheckOutStatusType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'CheckOutTime', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_VehicleCheckOutReqType, _d_VehicleCheckOutReqType),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckOutResType', 1, _iso20_common.VehicleCheckOutRes, 121, (('header', False), ('response_code', False), ('evse_check_out_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 48), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSECheckOutStatus', (('enum', None, None, 1, None, None, None, _EI95, _EV96, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'evseCheckOutStatusType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_VehicleCheckOutResType, _d_VehicleCheckOutResType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType', 9, _xmldsig.X509Data, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 127), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (5, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (6, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), 0), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType', 1, _xmldsig.X509IssuerSerial, -1, (('x509_issuer_name', False), ('x509_serial_number', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_X509IssuerSerialType, _d_X509IssuerSerialType),
+)
+SIMPLE = (
+    ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'ID', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'IDREF', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NCName', 'http://www.w3.org/2001/XMLSchema', 'Name', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NMTOKEN', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'Name', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'QName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'anyURI', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'base64Binary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2001/XMLSchema', 'boolean', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2001/XMLSchema', 'byte', 'http://www.w3.org/2001/XMLSchema', 'short', ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'hexBinary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'hex')),
+    ('http://www.w3.org/2001/XMLSchema', 'int', 'http://www.w3.org/2001/XMLSchema', 'long', ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'integer', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'language', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'long', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'negativeInteger', 'http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', ('int', None, -1, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('uint', 0, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, 0, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'normalizedString', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'positiveInteger', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 1, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'short', 'http://www.w3.org/2001/XMLSchema', 'int', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'string', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'token', 'http://www.w3.org/2001/XMLSchema', 'normalizedString', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedByte', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedInt', 'http://www.w3.org/2001/XMLSchema', 'unsignedLong', ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedLong', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedShort', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'authorizationType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI8, _EV9, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'certificateType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 1600, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'channelSelectionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI53, _EV54, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'chargeProgressType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI50, _EV51, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'chargingSessionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI77, _EV78, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'currencyType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 3, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'dhPublicKeyType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, 133, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ecdhCurveType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI81, _EV82, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'evCheckInStatusType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI83, _EV84, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'evCheckOutStatusType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI93, _EV94, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'evseCheckOutStatusType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI95, _EV96, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'genChallengeType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, 16, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'languageType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 3, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'maxSupportingPointsScheduleTupleType', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 12, 1024, 10, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'parkingMethodType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI85, _EV86, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'powerToleranceAcceptanceType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI73, _EV74, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'secp521_EncryptedPrivateKeyType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, 94, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'serviceIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'tpm_EncryptedPrivateKeyType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, 206, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'x448_EncryptedPrivateKeyType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, 84, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 160, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI40, _EV41, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 255, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 80, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI12, _EV13, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, 8, None, None, None, None, 'hex')),
+)
+URIS = ('', 'http://www.w3.org/XML/1998/namespace', 'http://www.w3.org/2001/XMLSchema-instance', 'http://www.w3.org/2001/XMLSchema', 'http://www.w3.org/2000/09/xmldsig#', 'urn:iso:std:iso:15118:-20:CommonMessages', 'urn:iso:std:iso:15118:-20:CommonTypes')
+LOCAL_NAMES = (
+    ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI'),
+    ('base', 'id', 'lang', 'space'),
+    ('nil', 'type'),
+    ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION', 'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date', 'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear', 'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger', 'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short', 'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort'),
+    ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue', 'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType', 'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType', 'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus', 'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter', 'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod', 'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature', 'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType', 'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue', 'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms', 'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName', 'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName', 'XPath', 'Y'),
+    ('AbsolutePriceSchedule', 'AbsolutePriceScheduleType', 'AdditionalSelectedServices', 'AdditionalService', 'AdditionalServiceListType', 'AdditionalServiceType', 'AppliesMinimumMaximumCost', 'AppliesToEnergyFee', 'AppliesToOverstayFee', 'AppliesToParkingFee', 'AuthorizationReq', 'AuthorizationReqType', 'AuthorizationRes', 'AuthorizationResType', 'AuthorizationServices', 'AuthorizationSetupReq', 'AuthorizationSetupReqType', 'AuthorizationSetupRes', 'AuthorizationSetupResType', 'AvailableEnergy', 'BPT_ChannelSelection', 'CPSCertificateChain', 'CarbonDioxideEmission', 'Certificate', 'CertificateChainType', 'CertificateInstallationReq', 'CertificateInstallationReqType', 'CertificateInstallationRes', 'CertificateInstallationResType', 'CertificateInstallationService', 'ChargeProgress', 'ChargingSchedule', 'ChargingScheduleType', 'ChargingSession', 'CheckOutTime', 'ContractCertificateChain', 'ContractCertificateChainType', 'Currency', 'DHPublicKey', 'DepartureTime', 'DeviceLocation', 'DeviceOffset', 'DischargingSchedule', 'Duration', 'Dynamic_EVPPTControlMode', 'Dynamic_EVPPTControlModeType', 'Dynamic_SEReqControlMode', 'Dynamic_SEReqControlModeType', 'Dynamic_SEResControlMode', 'Dynamic_SEResControlModeType', 'Dynamic_SMDTControlMode', 'Dynamic_SMDTControlModeType', 'ECDHCurve', 'EIM_AReqAuthorizationMode', 'EIM_AReqAuthorizationModeType', 'EIM_ASResAuthorizationMode', 'EIM_ASResAuthorizationModeType', 'EMAID', 'EMAIDListType', 'EVAbsolutePriceSchedule', 'EVAbsolutePriceScheduleType', 'EVCCID', 'EVCheckInStatus', 'EVCheckOutStatus', 'EVEnergyOffer', 'EVEnergyOfferType', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVPowerProfile', 'EVPowerProfileEntries', 'EVPowerProfileEntry', 'EVPowerProfileEntryListType', 'EVPowerProfileType', 'EVPowerSchedule', 'EVPowerScheduleEntries', 'EVPowerScheduleEntry', 'EVPowerScheduleEntryListType', 'EVPowerScheduleEntryType', 'EVPowerScheduleType', 'EVPriceRule', 'EVPriceRuleStack', 'EVPriceRuleStackListType', 'EVPriceRuleStackType', 'EVPriceRuleStacks', 'EVPriceRuleType', 'EVProcessing', 'EVSECheckOutStatus', 'EVSEID', 'EVSEProcessing', 'EVSEStatus', 'EVTargetEnergyRequest', 'EVTerminationCode', 'EVTerminationExplanation', 'EnergyFee', 'EnergyTransferServiceList', 'FreeService', 'GenChallenge', 'GoToPause', 'Id', 'Language', 'ListOfRootCertificateIDs', 'MaximumContractCertificateChains', 'MaximumCost', 'MaximumSupportingPoints', 'MeterInfo', 'MeteringConfirmationReq', 'MeteringConfirmationReqType', 'MeteringConfirmationRes', 'MeteringConfirmationResType', 'MinimumCost', 'MinimumSOC', 'Name', 'NumberOfPriceLevels', 'OEMProvisioningCertificateChain', 'OverstayFee', 'OverstayFeePeriod', 'OverstayPowerThreshold', 'OverstayRule', 'OverstayRuleDescription', 'OverstayRuleListType', 'OverstayRuleType', 'OverstayRules', 'OverstayTimeThreshold', 'Parameter', 'ParameterSet', 'ParameterSetID', 'ParameterSetType', 'ParameterType', 'ParkingFee', 'ParkingFeePeriod', 'ParkingMethod', 'ParkingSpace', 'PnC_AReqAuthorizationMode', 'PnC_AReqAuthorizationModeType', 'PnC_ASResAuthorizationMode', 'PnC_ASResAuthorizationModeType', 'Power', 'PowerDeliveryReq', 'PowerDeliveryReqType', 'PowerDeliveryRes', 'PowerDeliveryResType', 'PowerRangeStart', 'PowerSchedule', 'PowerScheduleEntries', 'PowerScheduleEntry', 'PowerScheduleEntryListType', 'PowerScheduleEntryType', 'PowerScheduleType', 'PowerTolerance', 'PowerToleranceAcceptance', 'Power_L2', 'Power_L3', 'PriceAlgorithm', 'PriceLevel', 'PriceLevelSchedule', 'PriceLevelScheduleEntries', 'PriceLevelScheduleEntry', 'PriceLevelScheduleEntryListType', 'PriceLevelScheduleEntryType', 'PriceLevelScheduleType', 'PriceRule', 'PriceRuleStack', 'PriceRuleStackListType', 'PriceRuleStackType', 'PriceRuleStacks', 'PriceRuleType', 'PriceScheduleDescription', 'PriceScheduleID', 'PriceScheduleType', 'PrioritizedEMAIDs', 'ProviderID', 'Receipt', 'RemainingContractCertificateChains', 'RenewableGenerationPercentage', 'SECP521_EncryptedPrivateKey', 'ScheduleExchangeReq', 'ScheduleExchangeReqType', 'ScheduleExchangeRes', 'ScheduleExchangeResType', 'ScheduleTuple', 'ScheduleTupleID', 'ScheduleTupleType', 'Scheduled_EVPPTControlMode', 'Scheduled_EVPPTControlModeType', 'Scheduled_SEReqControlMode', 'Scheduled_SEReqControlModeType', 'Scheduled_SEResControlMode', 'Scheduled_SEResControlModeType', 'Scheduled_SMDTControlMode', 'Scheduled_SMDTControlModeType', 'SelectedAuthorizationService', 'SelectedEnergyTransferService', 'SelectedScheduleTupleID', 'SelectedService', 'SelectedServiceListType', 'SelectedServiceType', 'SelectedVASList', 'Service', 'ServiceDetailReq', 'ServiceDetailReqType', 'ServiceDetailRes', 'ServiceDetailResType', 'ServiceDiscoveryReq', 'ServiceDiscoveryReqType', 'ServiceDiscoveryRes', 'ServiceDiscoveryResType', 'ServiceFee', 'ServiceID', 'ServiceIDListType', 'ServiceListType', 'ServiceName', 'ServiceParameterList', 'ServiceParameterListType', 'ServiceRenegotiationSupported', 'ServiceSelectionReq', 'ServiceSelectionReqType', 'ServiceSelectionRes', 'ServiceSelectionResType', 'ServiceType', 'SessionID', 'SessionSetupReq', 'SessionSetupReqType', 'SessionSetupRes', 'SessionSetupResType', 'SessionStopReq', 'SessionStopReqType', 'SessionStopRes', 'SessionStopResType', 'SignedCertificateChainType', 'SignedInstallationData', 'SignedInstallationDataType', 'SignedMeteringData', 'SignedMeteringDataType', 'StartTime', 'SubCertificates', 'SubCertificatesType', 'SupportedProviders', 'SupportedProvidersListType', 'SupportedServiceIDs', 'TPM_EncryptedPrivateKey', 'TargetDistance', 'TargetOffsetX', 'TargetOffsetY', 'TargetPositionType', 'TargetSOC', 'TaxIncludedInPrice', 'TaxRate', 'TaxRule', 'TaxRuleID', 'TaxRuleListType', 'TaxRuleName', 'TaxRuleType', 'TaxRules', 'TimeAnchor', 'VASList', 'VehicleCheckInReq', 'VehicleCheckInReqType', 'VehicleCheckInRes', 'VehicleCheckInResType', 'VehicleCheckOutReq', 'VehicleCheckOutReqType', 'VehicleCheckOutRes', 'VehicleCheckOutResType', 'VehicleFrame', 'VehicleTravel', 'X448_EncryptedPrivateKey', 'authorizationType', 'boolValue', 'byteValue', 'certificateType', 'channelSelectionType', 'chargeProgressType', 'chargingSessionType', 'currencyType', 'dhPublicKeyType', 'ecdhCurveType', 'evCheckInStatusType', 'evCheckOutStatusType', 'evseCheckOutStatusType', 'finiteString', 'genChallengeType', 'intValue', 'languageType', 'maxSupportingPointsScheduleTupleType', 'parkingMethodType', 'powerToleranceAcceptanceType', 'rationalNumber', 'secp521_EncryptedPrivateKeyType', 'serviceIDType', 'shortValue', 'tpm_EncryptedPrivateKeyType', 'x448_EncryptedPrivateKeyType'),
+    ('AckMaxDelay', 'AdditionalServicesCosts', 'Amount', 'BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'BatteryEnergyCapacity', 'CLReqControlMode', 'CLReqControlModeType', 'CLResControlMode', 'CLResControlModeType', 'CapacitiveEnergyReadingVARh', 'ChargeLoopReqType', 'ChargeLoopResType', 'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryResType', 'ChargedEnergyReadingWh', 'ChargingComplete', 'CostPerUnit', 'DepartureTime', 'DetailedCostType', 'DetailedTaxType', 'DisplayParameters', 'DisplayParametersType', 'Dynamic_CLReqControlModeType', 'Dynamic_CLResControlModeType', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVSENotification', 'EVSEStatus', 'EVSEStatusType', 'EVTargetEnergyRequest', 'EnergyCosts', 'Exponent', 'Header', 'InletHot', 'ListOfRootCertificateIDsType', 'MaximumSOC', 'MessageHeaderType', 'MeterID', 'MeterInfo', 'MeterInfoRequested', 'MeterInfoType', 'MeterSignature', 'MeterStatus', 'MeterTimestamp', 'MinimumSOC', 'NotificationMaxDelay', 'OccupancyCosts', 'OverstayCosts', 'PresentSOC', 'RationalNumberType', 'Receipt', 'ReceiptType', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'ResponseCode', 'RootCertificateID', 'Scheduled_CLReqControlModeType', 'Scheduled_CLResControlModeType', 'SessionID', 'TargetSOC', 'TaxCosts', 'TaxRuleID', 'TimeAnchor', 'TimeStamp', 'V2GMessageType', 'V2GRequestType', 'V2GResponseType', 'Value', 'descriptionType', 'evseNotificationType', 'identifierType', 'meterIDType', 'meterSignatureType', 'nameType', 'numericIDType', 'percentValueType', 'processingType', 'responseCodeType', 'sessionIDType'),
+)
+DOCUMENT_REFS = (
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    11,
+    12,
+    19,
+    22,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    44,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    45,
+    47,
+    50,
+    51,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    52,
+    55,
+    60,
+    61,
+    72,
+    75,
+    76,
+    77,
+    78,
+    79,
+    89,
+    90,
+    91,
+    92,
+    96,
+    97,
+    99,
+    100,
+    101,
+    102,
+    106,
+    103,
+    104,
+    105,
+    107,
+    109,
+    110,
+    111,
+    117,
+    118,
+    122,
+    123,
+    124,
+    125,
+    126,
+)
+FRAGMENT_REFS = (
+    0,
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    1,
+    2,
+    20,
+    73,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    3,
+    4,
+    (('enum', None, None, 1, None, None, None, _EI8, _EV9, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'authorizationType')),
+    5,
+    6,
+    73,
+    (('enum', None, None, 1, None, None, None, _EI53, _EV54, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'channelSelectionType')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    73,
+    7,
+    8,
+    10,
+    9,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('binary', None, None, 0, None, None, 1600, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'certificateType')),
+    11,
+    12,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('enum', None, None, 2, None, None, None, _EI50, _EV51, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'chargeProgressType')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    17,
+    (('enum', None, None, 2, None, None, None, _EI77, _EV78, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'chargingSessionType')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    18,
+    73,
+    (('string', None, None, 0, None, None, 3, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'currencyType')),
+    (('binary', None, None, 0, 133, None, None, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'dhPublicKeyType')),
+    19,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    22,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    17,
+    23,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    26,
+    27,
+    28,
+    29,
+    (('enum', None, None, 1, None, None, None, _EI81, _EV82, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'ecdhCurveType')),
+    30,
+    31,
+    (('string', None, None, 0, None, None, 255, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType')),
+    33,
+    (('string', None, None, 0, None, None, 255, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType')),
+    (('enum', None, None, 2, None, None, None, _EI83, _EV84, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'evCheckInStatusType')),
+    (('enum', None, None, 2, None, None, None, _EI93, _EV94, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'evCheckOutStatusType')),
+    34,
+    73,
+    73,
+    73,
+    73,
+    73,
+    73,
+    36,
+    35,
+    63,
+    39,
+    37,
+    38,
+    42,
+    41,
+    40,
+    (('enum', None, None, 2, None, None, None, _EI12, _EV13, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType')),
+    (('enum', None, None, 1, None, None, None, _EI95, _EV96, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'evseCheckOutStatusType')),
+    (('string', None, None, 0, None, None, 255, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType')),
+    (('enum', None, None, 3, None, None, None, _EI40, _EV41, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType')),
+    (('enum', None, None, 2, None, None, None, _EI12, _EV13, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType')),
+    43,
+    43,
+    73,
+    73,
+    (('string', None, None, 0, None, None, 80, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType')),
+    (('string', None, None, 0, None, None, 160, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType')),
+    20,
+    73,
+    94,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('binary', None, None, 0, 16, None, None, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'genChallengeType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType')),
+    48,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    44,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    45,
+    (('string', None, None, 0, None, None, 3, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'languageType')),
+    46,
+    47,
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    73,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('nbit', 12, 1024, 10, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'maxSupportingPointsScheduleTupleType')),
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType')),
+    49,
+    49,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    50,
+    51,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    73,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    108,
+    52,
+    20,
+    20,
+    73,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    73,
+    54,
+    (('string', None, None, 0, None, None, 160, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType')),
+    53,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    55,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    57,
+    56,
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'serviceIDType')),
+    73,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('enum', None, None, 2, None, None, None, _EI85, _EV86, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'parkingMethodType')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    58,
+    59,
+    73,
+    60,
+    61,
+    73,
+    64,
+    62,
+    63,
+    73,
+    (('enum', None, None, 1, None, None, None, _EI73, _EV74, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'powerToleranceAcceptanceType')),
+    73,
+    73,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('string', None, None, 0, None, None, 255, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType')),
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    67,
+    65,
+    66,
+    70,
+    69,
+    68,
+    (('string', None, None, 0, None, None, 160, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType')),
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    32,
+    (('string', None, None, 0, None, None, 80, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    72,
+    74,
+    74,
+    75,
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('enum', None, None, 6, None, None, None, _EI10, _EV11, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType')),
+    76,
+    127,
+    (('binary', None, None, 0, 94, None, None, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'secp521_EncryptedPrivateKeyType')),
+    77,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    78,
+    79,
+    80,
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    83,
+    84,
+    85,
+    86,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('enum', None, None, 1, None, None, None, _EI8, _EV9, 'enum'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'authorizationType')),
+    88,
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    88,
+    87,
+    98,
+    89,
+    90,
+    91,
+    92,
+    73,
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'serviceIDType')),
+    (('string', None, None, 0, None, None, 80, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType')),
+    95,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    96,
+    97,
+    (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType')),
+    (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType')),
+    99,
+    100,
+    101,
+    102,
+    106,
+    103,
+    104,
+    105,
+    107,
+    109,
+    110,
+    111,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    112,
+    113,
+    93,
+    (('binary', None, None, 0, 206, None, None, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'tpm_EncryptedPrivateKeyType')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    21,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    73,
+    116,
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    (('string', None, None, 0, None, None, 80, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType')),
+    115,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    117,
+    118,
+    94,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    122,
+    123,
+    124,
+    125,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('binary', None, None, 0, 84, None, None, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonMessages', 'x448_EncryptedPrivateKeyType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    126,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    127,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte')),
+    (('string', None, None, 0, None, None, 80, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType')),
+    (('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'int')),
+    73,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+)
+SCHEMA = SchemaTables(NAME, TYPES, SIMPLE, URIS, LOCAL_NAMES, DOCUMENT, DOCUMENT_REFS, FRAGMENT, FRAGMENT_REFS)
 

@@ -10,8 +10,9 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
+from exi.generic import dec_generic, enc_generic
+from exi.tables import SchemaTables
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, SlowPath, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso20_dc as _iso20_dc
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
@@ -44,14 +45,14 @@ _T23 = {0: (5, 4), 1: (4, 4), 2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
 _T24 = {0: (6, 4), 1: (5, 4), 2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
 _T25 = {0: (7, 4), 1: (6, 4), 2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
 _T26 = {0: (8, 4), 1: (7, 4), 2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T27 = {1: (1, 2), 2: (0, 1)}
-_EI28 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_EV29 = (_iso20_types.ResponseCode.OK, _iso20_types.ResponseCode.OK_CertificateExpiresSoon, _iso20_types.ResponseCode.OK_NewSessionEstablished, _iso20_types.ResponseCode.OK_OldSessionJoined, _iso20_types.ResponseCode.OK_PowerToleranceConfirmed, _iso20_types.ResponseCode.WARNING_AuthorizationSelectionInvalid, _iso20_types.ResponseCode.WARNING_CertificateExpired, _iso20_types.ResponseCode.WARNING_CertificateNotYetValid, _iso20_types.ResponseCode.WARNING_CertificateRevoked, _iso20_types.ResponseCode.WARNING_CertificateValidationError, _iso20_types.ResponseCode.WARNING_ChallengeInvalid, _iso20_types.ResponseCode.WARNING_EIMAuthorizationFailure, _iso20_types.ResponseCode.WARNING_eMSPUnknown, _iso20_types.ResponseCode.WARNING_EVPowerProfileViolation, _iso20_types.ResponseCode.WARNING_GeneralPnCAuthorizationError, _iso20_types.ResponseCode.WARNING_NoCertificateAvailable, _iso20_types.ResponseCode.WARNING_NoContractMatchingPCIDFound, _iso20_types.ResponseCode.WARNING_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.WARNING_ScheduleRenegotiationFailed, _iso20_types.ResponseCode.WARNING_StandbyNotAllowed, _iso20_types.ResponseCode.WARNING_WPT, _iso20_types.ResponseCode.FAILED, _iso20_types.ResponseCode.FAILED_AssociationError, _iso20_types.ResponseCode.FAILED_ContactorError, _iso20_types.ResponseCode.FAILED_EVPowerProfileInvalid, _iso20_types.ResponseCode.FAILED_EVPowerProfileViolation, _iso20_types.ResponseCode.FAILED_MeteringSignatureNotValid, _iso20_types.ResponseCode.FAILED_NoEnergyTransferServiceSelected, _iso20_types.ResponseCode.FAILED_NoServiceRenegotiationSupported, _iso20_types.ResponseCode.FAILED_PauseNotAllowed, _iso20_types.ResponseCode.FAILED_PowerDeliveryNotApplied, _iso20_types.ResponseCode.FAILED_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.FAILED_ScheduleRenegotiation, _iso20_types.ResponseCode.FAILED_ScheduleSelectionInvalid, _iso20_types.ResponseCode.FAILED_SequenceError, _iso20_types.ResponseCode.FAILED_ServiceIDInvalid, _iso20_types.ResponseCode.FAILED_ServiceSelectionInvalid, _iso20_types.ResponseCode.FAILED_SignatureError, _iso20_types.ResponseCode.FAILED_UnknownSession, _iso20_types.ResponseCode.FAILED_WrongChargeParameter, )
-_T30 = {2: (1, 3), 3: (0, 2)}
-_T31 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T32 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_EI33 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_EV34 = (_iso20_types.Processing.Finished, _iso20_types.Processing.Ongoing, _iso20_types.Processing.Ongoing_WaitingForCustomerInteraction, )
+_EI27 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_EV28 = (_iso20_types.ResponseCode.OK, _iso20_types.ResponseCode.OK_CertificateExpiresSoon, _iso20_types.ResponseCode.OK_NewSessionEstablished, _iso20_types.ResponseCode.OK_OldSessionJoined, _iso20_types.ResponseCode.OK_PowerToleranceConfirmed, _iso20_types.ResponseCode.WARNING_AuthorizationSelectionInvalid, _iso20_types.ResponseCode.WARNING_CertificateExpired, _iso20_types.ResponseCode.WARNING_CertificateNotYetValid, _iso20_types.ResponseCode.WARNING_CertificateRevoked, _iso20_types.ResponseCode.WARNING_CertificateValidationError, _iso20_types.ResponseCode.WARNING_ChallengeInvalid, _iso20_types.ResponseCode.WARNING_EIMAuthorizationFailure, _iso20_types.ResponseCode.WARNING_eMSPUnknown, _iso20_types.ResponseCode.WARNING_EVPowerProfileViolation, _iso20_types.ResponseCode.WARNING_GeneralPnCAuthorizationError, _iso20_types.ResponseCode.WARNING_NoCertificateAvailable, _iso20_types.ResponseCode.WARNING_NoContractMatchingPCIDFound, _iso20_types.ResponseCode.WARNING_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.WARNING_ScheduleRenegotiationFailed, _iso20_types.ResponseCode.WARNING_StandbyNotAllowed, _iso20_types.ResponseCode.WARNING_WPT, _iso20_types.ResponseCode.FAILED, _iso20_types.ResponseCode.FAILED_AssociationError, _iso20_types.ResponseCode.FAILED_ContactorError, _iso20_types.ResponseCode.FAILED_EVPowerProfileInvalid, _iso20_types.ResponseCode.FAILED_EVPowerProfileViolation, _iso20_types.ResponseCode.FAILED_MeteringSignatureNotValid, _iso20_types.ResponseCode.FAILED_NoEnergyTransferServiceSelected, _iso20_types.ResponseCode.FAILED_NoServiceRenegotiationSupported, _iso20_types.ResponseCode.FAILED_PauseNotAllowed, _iso20_types.ResponseCode.FAILED_PowerDeliveryNotApplied, _iso20_types.ResponseCode.FAILED_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.FAILED_ScheduleRenegotiation, _iso20_types.ResponseCode.FAILED_ScheduleSelectionInvalid, _iso20_types.ResponseCode.FAILED_SequenceError, _iso20_types.ResponseCode.FAILED_ServiceIDInvalid, _iso20_types.ResponseCode.FAILED_ServiceSelectionInvalid, _iso20_types.ResponseCode.FAILED_SignatureError, _iso20_types.ResponseCode.FAILED_UnknownSession, _iso20_types.ResponseCode.FAILED_WrongChargeParameter, )
+_EI29 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_EV30 = (_iso20_types.Processing.Finished, _iso20_types.Processing.Ongoing, _iso20_types.Processing.Ongoing_WaitingForCustomerInteraction, )
+_T31 = {1: (1, 2), 2: (0, 1)}
+_T32 = {2: (1, 3), 3: (0, 2)}
+_T33 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
+_T34 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
 _T35 = {0: (1, 2), 2: (0, 2)}
 _T36 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
 _T37 = {4: (1, 2), 5: (0, 2)}
@@ -231,7 +232,7 @@ def _d_BPT_DC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EVMaximumDischargePower')
+        if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EVMaximumDischargePower', 2)
         p += 2
         nxt = (6, 7)[c]
         if nxt == 6:
@@ -435,7 +436,7 @@ def _d_BPT_DC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EVSEMaximumDischargePower')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EVSEMaximumDischargePower', 2)
         p += 2
         nxt = (6, 7)[c]
         if nxt == 6:
@@ -626,7 +627,7 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         x12 = None
         x13 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -722,7 +723,7 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x11 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', 3)
         p += 2
         nxt = (12, 13, -1)[c]
         if nxt == 12:
@@ -731,7 +732,7 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE', 2)
             p += 2
             nxt = (13, -1)[c]
         if nxt == 13:
@@ -895,7 +896,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -914,7 +915,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -926,7 +927,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             p += 9
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -938,7 +939,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             p += 9
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSEMaximumChargePower', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -1180,7 +1181,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
         x11 = None
         x12 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
+        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', 4)
         p += 3
         nxt = (0, 1, 2, 3)[c]
         if nxt == 0:
@@ -1189,7 +1190,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', 3)
             p += 2
             nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -1198,7 +1199,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -1221,7 +1222,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 4)) & 15
-        if c >= 9: raise bad_event(c, 4, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+        if c >= 9: raise bad_event(c, 4, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 9)
         p += 4
         nxt = (5, 6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 5:
@@ -1230,7 +1231,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 8)
             p += 4
             nxt = (6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 6:
@@ -1239,7 +1240,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 7)
             p += 3
             nxt = (7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 7:
@@ -1248,7 +1249,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 6)
             p += 3
             nxt = (8, 9, 10, 11, 12, -1)[c]
         if nxt == 8:
@@ -1257,7 +1258,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 5)
             p += 3
             nxt = (9, 10, 11, 12, -1)[c]
         if nxt == 9:
@@ -1266,7 +1267,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 4)
             p += 3
             nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
@@ -1275,7 +1276,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 3)
             p += 2
             nxt = (11, 12, -1)[c]
         if nxt == 11:
@@ -1284,7 +1285,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargeCurrent, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargeCurrent, EE', 2)
             p += 2
             nxt = (12, -1)[c]
         if nxt == 12:
@@ -1417,7 +1418,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
         x6 = None
         x7 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 9: raise bad_event(c, 4, p, 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+        if c >= 9: raise bad_event(c, 4, p, 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 9)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 0:
@@ -1426,7 +1427,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 8)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 1:
@@ -1435,7 +1436,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 7)
             p += 3
             nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -1444,7 +1445,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -1453,7 +1454,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -1462,7 +1463,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -1471,7 +1472,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -1480,7 +1481,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumVoltage, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumVoltage, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -1513,9 +1514,7 @@ def _e_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1523,14 +1522,11 @@ def _e_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLReqControlMode):
+def _d_CLReqControlModeType(D, T, p, L, R):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1543,9 +1539,7 @@ def _e_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1553,14 +1547,11 @@ def _e_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLResControlMode):
+def _d_CLResControlModeType(D, T, p, L, R):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1573,7 +1564,7 @@ def _e_CanonicalizationMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_CanonicalizationMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 8)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1585,7 +1576,7 @@ def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 8)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1598,33 +1589,7 @@ def _e_ChargeLoopReqType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.display_parameters
-        if v is not None:
-            f = 'DisplayParameters'
-            acc <<= 2
-            n += 2
-            acc, n = _e_DisplayParametersType(acc, n, v)
-            s = 2
-        v = o.meter_info_requested
-        if v is None: raise missing('MeterInfoRequested')
-        f = 'MeterInfoRequested'
-        cw = _T27.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc = (acc << 3) | (w_bool(v) << 1)
-        n += 3
-        s = 3
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1632,44 +1597,11 @@ def _e_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
+def _d_ChargeLoopReqType(D, T, p, L, R):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x1 = None
-        nxt = 0
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
-        p += 2
-        nxt = (1, 2)[c]
-        if nxt == 1:
-            f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x1 = v
-            nxt = 2
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        f = 'MeterInfoRequested'
-        x = (D >> (T - p - 3)) & 7
-        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
-        v = (x & 2) == 2
-        p += 3
-        x2 = v
-        nxt = -1
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        return o, p
+        raise DecodeError('type ChargeLoopReqType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1682,50 +1614,7 @@ def _e_ChargeLoopResType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI28)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        v = o.evse_status
-        if v is not None:
-            f = 'EVSEStatus'
-            acc <<= 3
-            n += 3
-            acc, n = _e_EVSEStatusType(acc, n, v)
-            s = 3
-        v = o.meter_info
-        if v is not None:
-            f = 'MeterInfo'
-            cw = _T30.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_MeterInfoType(acc, n, v)
-            s = 4
-        v = o.receipt
-        if v is not None:
-            f = 'Receipt'
-            cw = _T31.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_ReceiptType(acc, n, v)
-            s = 5
-        cw = _T32.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1733,64 +1622,11 @@ def _e_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
+def _d_ChargeLoopResType(D, T, p, L, R):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x2 = None
-        x3 = None
-        x4 = None
-        nxt = 0
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        nxt = 1
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV29[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EE')
-        p += 3
-        nxt = (2, 3, 4, -1)[c]
-        if nxt == 2:
-            f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x2 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
-            p += 2
-            nxt = (3, 4, -1)[c]
-        if nxt == 3:
-            f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x3 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
-            p += 2
-            nxt = (4, -1)[c]
-        if nxt == 4:
-            f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x4 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        _s4(o, x4)
-        return o, p
+        raise DecodeError('type ChargeLoopResType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1803,16 +1639,7 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1820,20 +1647,11 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R):
     """Decode ChargeParameterDiscoveryReqType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type ChargeParameterDiscoveryReqType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1846,23 +1664,7 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI28)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1870,27 +1672,11 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R):
     """Decode ChargeParameterDiscoveryResType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV29[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type ChargeParameterDiscoveryResType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1903,6 +1689,7 @@ def _e_DC_CPDReqEnergyTransferModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_dc.DC_CPDReqEnergyTransferMode: raise SlowPath
         v = o.ev_maximum_charge_power
         if v is None: raise missing('EVMaximumChargePower')
         f = 'EVMaximumChargePower'
@@ -2012,7 +1799,7 @@ def _d_DC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EE', 2)
         p += 2
         nxt = (6, -1)[c]
         if nxt == 6:
@@ -2047,6 +1834,7 @@ def _e_DC_CPDResEnergyTransferModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_dc.DC_CPDResEnergyTransferMode: raise SlowPath
         v = o.evse_maximum_charge_power
         if v is None: raise missing('EVSEMaximumChargePower')
         f = 'EVSEMaximumChargePower'
@@ -2156,7 +1944,7 @@ def _d_DC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EE', 2)
         p += 2
         nxt = (6, -1)[c]
         if nxt == 6:
@@ -2241,14 +2029,14 @@ def _e_DC_CableCheckResType(acc, n, o):
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        i = enum_index(v, _EI28)
+        i = enum_index(v, _EI27)
         acc = (acc << 9) | (i << 1)
         n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        i = enum_index(v, _EI33)
+        i = enum_index(v, _EI29)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 3
@@ -2274,13 +2062,13 @@ def _d_DC_CableCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cab
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV29[(x >> 1) & 63]
+        v = _EV28[(x >> 1) & 63]
         p += 9
         x1 = v
         f = 'EVSEProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
-        v = _EV34[(x >> 1) & 3]
+        v = _EV30[(x >> 1) & 3]
         p += 5
         x2 = v
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -2319,7 +2107,7 @@ def _e_DC_ChargeLoopReqType(acc, n, o):
         v = o.meter_info_requested
         if v is None: raise missing('MeterInfoRequested')
         f = 'MeterInfoRequested'
-        cw = _T27.get(s)
+        cw = _T31.get(s)
         if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2352,10 +2140,10 @@ def _e_DC_ChargeLoopReqType(acc, n, o):
         v = o.cl_req_control_mode
         if v is not None:
             f = 'CLReqControlMode'
-            raise abstract('CLReqControlMode')
-            s = 5
             acc = (acc << 3) | 2
             n += 3
+            acc, n = _e_CLReqControlModeType(acc, n, v)
+            s = 5
         if s == 5 and o.dynamic_dc_cl_req_control_mode is not None: raise only_one('BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode')
         v = o.dynamic_dc_cl_req_control_mode
         if v is not None:
@@ -2401,7 +2189,7 @@ def _d_DC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
+        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -2426,7 +2214,7 @@ def _d_DC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode')
+        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode', 5)
         p += 3
         nxt = (4, 5, 6, 7, 8)[c]
         if nxt == 4:
@@ -2447,7 +2235,7 @@ def _d_DC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
             p += 1
         if nxt == 6:
             f = 'CLReqControlMode'
-            raise DecodeError('element CLReqControlMode has an abstract type', bit_offset=p)
+            raise DecodeError('element CLReqControlMode has an abstract type', bit_offset=p, escape=True)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2501,7 +2289,7 @@ def _e_DC_ChargeLoopResType(acc, n, o):
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        i = enum_index(v, _EI28)
+        i = enum_index(v, _EI27)
         acc = (acc << 9) | (i << 1)
         n += 9
         s = 2
@@ -2515,7 +2303,7 @@ def _e_DC_ChargeLoopResType(acc, n, o):
         v = o.meter_info
         if v is not None:
             f = 'MeterInfo'
-            cw = _T30.get(s)
+            cw = _T32.get(s)
             if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent | MeterInfo, Receipt, EVSEPresentCurrent')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2524,7 +2312,7 @@ def _e_DC_ChargeLoopResType(acc, n, o):
         v = o.receipt
         if v is not None:
             f = 'Receipt'
-            cw = _T31.get(s)
+            cw = _T33.get(s)
             if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent | MeterInfo, Receipt, EVSEPresentCurrent | Receipt, EVSEPresentCurrent')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2533,7 +2321,7 @@ def _e_DC_ChargeLoopResType(acc, n, o):
         v = o.evse_present_current
         if v is None: raise missing('EVSEPresentCurrent')
         f = 'EVSEPresentCurrent'
-        cw = _T32.get(s)
+        cw = _T34.get(s)
         if cw is None: raise not_allowed('EVSEPresentCurrent', 'EVSEPresentCurrent | EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent | MeterInfo, Receipt, EVSEPresentCurrent | Receipt, EVSEPresentCurrent')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2583,10 +2371,10 @@ def _e_DC_ChargeLoopResType(acc, n, o):
         v = o.cl_res_control_mode
         if v is not None:
             f = 'CLResControlMode'
-            raise abstract('CLResControlMode')
-            s = 11
             acc = (acc << 3) | 2
             n += 3
+            acc, n = _e_CLResControlModeType(acc, n, v)
+            s = 11
         if s == 11 and o.dynamic_dc_cl_res_control_mode is not None: raise only_one('BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode')
         v = o.dynamic_dc_cl_res_control_mode
         if v is not None:
@@ -2637,11 +2425,11 @@ def _d_DC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV29[(x >> 1) & 63]
+        v = _EV28[(x >> 1) & 63]
         p += 9
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent')
+        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent', 4)
         p += 3
         nxt = (2, 3, 4, 5)[c]
         if nxt == 2:
@@ -2650,7 +2438,7 @@ def _d_DC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVSEPresentCurrent')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVSEPresentCurrent', 3)
             p += 2
             nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -2659,7 +2447,7 @@ def _d_DC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVSEPresentCurrent')
+            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVSEPresentCurrent', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -2703,7 +2491,7 @@ def _d_DC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
         p += 4
         x9 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode')
+        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode', 5)
         p += 3
         nxt = (10, 11, 12, 13, 14)[c]
         if nxt == 10:
@@ -2724,7 +2512,7 @@ def _d_DC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
             p += 1
         if nxt == 12:
             f = 'CLResControlMode'
-            raise DecodeError('element CLResControlMode has an abstract type', bit_offset=p)
+            raise DecodeError('element CLResControlMode has an abstract type', bit_offset=p, escape=True)
             x12 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2821,7 +2609,7 @@ def _d_DC_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_i
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'BPT_DC_CPDReqEnergyTransferMode, DC_CPDReqEnergyTransferMode')
+        if c >= 2: raise bad_event(c, 2, p, 'BPT_DC_CPDReqEnergyTransferMode, DC_CPDReqEnergyTransferMode', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -2867,7 +2655,7 @@ def _e_DC_ChargeParameterDiscoveryResType(acc, n, o):
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        i = enum_index(v, _EI28)
+        i = enum_index(v, _EI27)
         acc = (acc << 9) | (i << 1)
         n += 9
         s = 2
@@ -2914,11 +2702,11 @@ def _d_DC_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_i
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV29[(x >> 1) & 63]
+        v = _EV28[(x >> 1) & 63]
         p += 9
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'BPT_DC_CPDResEnergyTransferMode, DC_CPDResEnergyTransferMode')
+        if c >= 2: raise bad_event(c, 2, p, 'BPT_DC_CPDResEnergyTransferMode, DC_CPDResEnergyTransferMode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -2965,7 +2753,7 @@ def _e_DC_PreChargeReqType(acc, n, o):
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        i = enum_index(v, _EI33)
+        i = enum_index(v, _EI29)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 2
@@ -3005,7 +2793,7 @@ def _d_DC_PreChargeReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_PreC
         f = 'EVProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
-        v = _EV34[(x >> 1) & 3]
+        v = _EV30[(x >> 1) & 3]
         p += 5
         x1 = v
         f = 'EVPresentVoltage'
@@ -3050,7 +2838,7 @@ def _e_DC_PreChargeResType(acc, n, o):
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        i = enum_index(v, _EI28)
+        i = enum_index(v, _EI27)
         acc = (acc << 9) | (i << 1)
         n += 9
         s = 2
@@ -3083,7 +2871,7 @@ def _d_DC_PreChargeResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_PreC
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV29[(x >> 1) & 63]
+        v = _EV28[(x >> 1) & 63]
         p += 9
         x1 = v
         f = 'EVSEPresentVoltage'
@@ -3121,7 +2909,7 @@ def _e_DC_WeldingDetectionReqType(acc, n, o):
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        i = enum_index(v, _EI33)
+        i = enum_index(v, _EI29)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 2
@@ -3147,7 +2935,7 @@ def _d_DC_WeldingDetectionReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.
         f = 'EVProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
-        v = _EV34[(x >> 1) & 3]
+        v = _EV30[(x >> 1) & 3]
         p += 5
         x1 = v
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -3178,7 +2966,7 @@ def _e_DC_WeldingDetectionResType(acc, n, o):
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        i = enum_index(v, _EI28)
+        i = enum_index(v, _EI27)
         acc = (acc << 9) | (i << 1)
         n += 9
         s = 2
@@ -3211,7 +2999,7 @@ def _d_DC_WeldingDetectionResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV29[(x >> 1) & 63]
+        v = _EV28[(x >> 1) & 63]
         p += 9
         x1 = v
         f = 'EVSEPresentVoltage'
@@ -3319,7 +3107,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -3336,7 +3124,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -3352,7 +3140,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -3361,7 +3149,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -3531,7 +3319,7 @@ def _e_DigestMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_DigestMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 28)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3543,7 +3331,7 @@ def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 28)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3694,7 +3482,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
         x8 = None
         x9 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 11)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
@@ -3706,7 +3494,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 10)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
@@ -3718,7 +3506,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 9)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
@@ -3730,7 +3518,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
@@ -3742,7 +3530,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
@@ -3761,7 +3549,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -3780,7 +3568,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -3799,7 +3587,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -3810,7 +3598,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 3
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -3819,7 +3607,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -3856,44 +3644,7 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 12) | (v << 1)
-                n += 12
-            else:
-                acc <<= 2
-                n += 2
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        v = o.ev_target_energy_request
-        if v is None: raise missing('EVTargetEnergyRequest')
-        f = 'EVTargetEnergyRequest'
-        cw = _T1.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 2
-        v = o.ev_maximum_energy_request
-        if v is None: raise missing('EVMaximumEnergyRequest')
-        f = 'EVMaximumEnergyRequest'
-        acc <<= 1
-        n += 1
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 3
-        v = o.ev_minimum_energy_request
-        if v is None: raise missing('EVMinimumEnergyRequest')
-        f = 'EVMinimumEnergyRequest'
-        acc <<= 1
-        n += 1
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 4
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3901,60 +3652,11 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Dynamic_CLReqControlModeType(D, T, p, L, R):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
-        x0 = None
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
-        p += 2
-        nxt = (0, 1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            nxt = 1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x1 = v
-        nxt = 2
-        f = 'EVMaximumEnergyRequest'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
-        p += 1
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x2 = v
-        nxt = 3
-        f = 'EVMinimumEnergyRequest'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
-        p += 1
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x3 = v
-        nxt = -1
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        return o, p
+        raise DecodeError('type Dynamic_CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3967,59 +3669,7 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 13) | (v << 1)
-                n += 13
-            else:
-                acc <<= 3
-                n += 3
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        v = o.minimum_soc
-        if v is not None:
-            f = 'MinimumSOC'
-            cw = _T4.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
-            acc = (acc << 9) | ((v - 0) << 1)
-            n += 9
-            s = 2
-        v = o.target_soc
-        if v is not None:
-            f = 'TargetSOC'
-            cw = _T5.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
-            acc = (acc << 9) | ((v - 0) << 1)
-            n += 9
-            s = 3
-        v = o.ack_max_delay
-        if v is not None:
-            f = 'AckMaxDelay'
-            cw = _T6.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
-            if v < 128:
-                acc = (acc << 10) | (v << 1)
-                n += 10
-            else:
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 4
-        cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4027,85 +3677,11 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
+def _d_Dynamic_CLResControlModeType(D, T, p, L, R):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE')
-        p += 3
-        nxt = (0, 1, 2, 3, -1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
-            p += 3
-            nxt = (1, 2, 3, -1)[c]
-        if nxt == 1:
-            f = 'MinimumSOC'
-            x = (D >> (T - p - 9)) & 511
-            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
-            v = (x >> 1) & 127
-            if v > 100: raise out_of_range(v, 0, 100, p)
-            p += 9
-            x1 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EE')
-            p += 2
-            nxt = (2, 3, -1)[c]
-        if nxt == 2:
-            f = 'TargetSOC'
-            x = (D >> (T - p - 9)) & 511
-            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
-            v = (x >> 1) & 127
-            if v > 100: raise out_of_range(v, 0, 100, p)
-            p += 9
-            x2 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EE')
-            p += 2
-            nxt = (3, -1)[c]
-        if nxt == 3:
-            f = 'AckMaxDelay'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 65535)
-                    if p > L: D, T, L = window(R, p)
-            x3 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        return o, p
+        raise DecodeError('type Dynamic_CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4118,6 +3694,7 @@ def _e_Dynamic_DC_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_dc.Dynamic_DC_CLReqControlMode: raise SlowPath
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
@@ -4204,7 +3781,7 @@ def _d_Dynamic_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4304,6 +3881,7 @@ def _e_Dynamic_DC_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_dc.Dynamic_DC_CLResControlMode: raise SlowPath
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
@@ -4401,7 +3979,7 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -4420,7 +3998,7 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -4432,7 +4010,7 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 9
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -4444,7 +4022,7 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 9
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSEMaximumChargePower', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -4587,7 +4165,7 @@ def _e_KeyInfoType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyInfoType)
+        return enc_generic(acc, n, o, SCHEMA, 35)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4599,7 +4177,7 @@ def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, SCHEMA, 35)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4612,7 +4190,7 @@ def _e_KeyValueType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyValueType)
+        return enc_generic(acc, n, o, SCHEMA, 36)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4624,7 +4202,7 @@ def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, SCHEMA, 36)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4655,7 +4233,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 20 else 1
-        cw = _T27.get(s)
+        cw = _T31.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -4683,7 +4261,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_t
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -4749,7 +4327,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4767,7 +4345,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -4855,7 +4433,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Messag
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -5029,7 +4607,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -5048,7 +4626,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -5067,7 +4645,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -5086,7 +4664,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -5095,7 +4673,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -5116,7 +4694,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -5159,7 +4737,7 @@ def _e_ObjectType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_ObjectType)
+        return enc_generic(acc, n, o, SCHEMA, 41)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5171,7 +4749,7 @@ def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, SCHEMA, 41)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5184,7 +4762,7 @@ def _e_PGPDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_PGPDataType)
+        return enc_generic(acc, n, o, SCHEMA, 42)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5196,7 +4774,7 @@ def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 42)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5447,7 +5025,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
@@ -5456,7 +5034,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 5)
             p += 3
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
@@ -5465,7 +5043,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 4)
             p += 3
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -5474,7 +5052,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -5483,7 +5061,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -5494,7 +5072,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -5591,7 +5169,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -5600,7 +5178,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -5609,7 +5187,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -5618,7 +5196,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -5708,7 +5286,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -5717,7 +5295,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -5726,7 +5304,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -5754,7 +5332,7 @@ def _e_SPKIDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SPKIDataType)
+        return enc_generic(acc, n, o, SCHEMA, 48)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5766,7 +5344,7 @@ def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 48)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5779,36 +5357,7 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.ev_target_energy_request
-        if v is not None:
-            f = 'EVTargetEnergyRequest'
-            acc <<= 3
-            n += 3
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 1
-        v = o.ev_maximum_energy_request
-        if v is not None:
-            f = 'EVMaximumEnergyRequest'
-            cw = _T8.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 2
-        v = o.ev_minimum_energy_request
-        if v is not None:
-            f = 'EVMinimumEnergyRequest'
-            cw = _T9.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 3
-        cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5816,48 +5365,11 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Scheduled_CLReqControlModeType(D, T, p, L, R):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-        p += 3
-        nxt = (0, 1, 2, -1)[c]
-        if nxt == 0:
-            f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x0 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            p += 2
-            nxt = (1, 2, -1)[c]
-        if nxt == 1:
-            f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x1 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
-            p += 2
-            nxt = (2, -1)[c]
-        if nxt == 2:
-            f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x2 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        return o, p
+        raise DecodeError('type Scheduled_CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5870,9 +5382,7 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5880,14 +5390,11 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
+def _d_Scheduled_CLResControlModeType(D, T, p, L, R):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type Scheduled_CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5900,6 +5407,7 @@ def _e_Scheduled_DC_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_dc.Scheduled_DC_CLReqControlMode: raise SlowPath
         v = o.ev_target_energy_request
         if v is not None:
             f = 'EVTargetEnergyRequest'
@@ -6009,7 +5517,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         x8 = None
         x9 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
+        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', 4)
         p += 3
         nxt = (0, 1, 2, 3)[c]
         if nxt == 0:
@@ -6018,7 +5526,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', 3)
             p += 2
             nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -6027,7 +5535,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -6050,7 +5558,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE', 6)
         p += 3
         nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -6059,7 +5567,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -6068,7 +5576,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -6077,7 +5585,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumVoltage, EVMinimumVoltage, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumVoltage, EVMinimumVoltage, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -6086,7 +5594,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumVoltage, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumVoltage, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -6121,6 +5629,7 @@ def _e_Scheduled_DC_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso20_dc.Scheduled_DC_CLResControlMode: raise SlowPath
         v = o.evse_maximum_charge_power
         if v is not None:
             f = 'EVSEMaximumChargePower'
@@ -6176,7 +5685,7 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE', 5)
         p += 3
         nxt = (0, 1, 2, 3, -1)[c]
         if nxt == 0:
@@ -6185,7 +5694,7 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE', 4)
             p += 3
             nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
@@ -6194,7 +5703,7 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE', 3)
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -6203,7 +5712,7 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumVoltage, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumVoltage, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
@@ -6232,7 +5741,7 @@ def _e_SignatureMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignatureMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 53)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6244,7 +5753,7 @@ def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 53)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6300,7 +5809,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -6318,7 +5827,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6338,7 +5847,7 @@ def _e_SignaturePropertyType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignaturePropertyType)
+        return enc_generic(acc, n, o, SCHEMA, 55)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6350,7 +5859,7 @@ def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, SCHEMA, 55)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6431,7 +5940,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -6454,7 +5963,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -6463,7 +5972,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -6473,7 +5982,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6534,7 +6043,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -6550,7 +6059,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -6638,7 +6147,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -6670,7 +6179,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6692,7 +6201,7 @@ def _e_TransformType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_TransformType)
+        return enc_generic(acc, n, o, SCHEMA, 59)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6704,7 +6213,7 @@ def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, SCHEMA, 59)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6759,7 +6268,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6778,16 +6287,7 @@ def _e_V2GMessageType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6795,20 +6295,11 @@ def _e_V2GMessageType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GMessageType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
+def _d_V2GMessageType(D, T, p, L, R):
     """Decode V2GMessageType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type V2GMessageType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6821,16 +6312,7 @@ def _e_V2GRequestType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6838,20 +6320,11 @@ def _e_V2GRequestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GRequestType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
+def _d_V2GRequestType(D, T, p, L, R):
     """Decode V2GRequestType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type V2GRequestType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6864,23 +6337,7 @@ def _e_V2GResponseType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI28)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6888,27 +6345,11 @@ def _e_V2GResponseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GResponseType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
+def _d_V2GResponseType(D, T, p, L, R):
     """Decode V2GResponseType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV29[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type V2GResponseType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6921,7 +6362,7 @@ def _e_X509DataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_X509DataType)
+        return enc_generic(acc, n, o, SCHEMA, 64)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6933,7 +6374,7 @@ def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, SCHEMA, 64)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7018,64 +6459,9 @@ def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509Iss
         raise (err.within(f) if f else err) from exc
 
 
-_G_CanonicalizationMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_DigestMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_KeyInfoType = GenericTable(
-    states=((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 80)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 72)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('KeyValue', _e_KeyValueType, _d_KeyValueType, None), ), 3), ('SE', None, (('RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, None), ), 4), ('SE', None, (('X509Data', _e_X509DataType, _d_X509DataType, None), ), 5), ('SE', None, (('PGPData', _e_PGPDataType, _d_PGPDataType, None), ), 6), ('SE', None, (('SPKIData', _e_SPKIDataType, _d_SPKIDataType, None), ), 7), ('SE', None, (('MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 8), ('SE*', None, (), 9), ),
-    content='content',
-)
-_G_KeyValueType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), (6, 32)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), ),
-    positions=(('SE', None, (('DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, None), ), 1), ('SE', None, (('RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, None), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_ObjectType = GenericTable(
-    states=((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 4)), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 3)), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'encoding', (('Encoding', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('AT', 'mime_type', (('MimeType', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE*', None, (), 4), ),
-    content='content',
-)
-_G_PGPDataType = GenericTable(
-    states=((2, (('SE', 0, 0), ('SE', 3, 0)), (5, 16)), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE*', None, (), 5), ),
-    content='content',
-)
-_G_SPKIDataType = GenericTable(
-    states=((1, (('SE', 0, 0),), (4, 8)), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE', 0, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_SignatureMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_SignaturePropertyType = GenericTable(
-    states=((2, (('AT', 0, 0), ('AT', 1, 0)), (5, 16)), (1, (('AT', 1, 0),), (4, 8)), (2, (('SE*', 2, 0), ('CH', -1, 0)), (5, 16)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'target', (('Target', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_TransformType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ('SE', None, (('XPath', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ),
-    content='content',
-)
-_G_X509DataType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), (6, 48)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), ),
-    positions=(('SE', None, (('X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, None), ), 1), ('SE', None, (('X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE', None, (('X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE', None, (('X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 5), ('SE*', None, (), 6), ),
-    content='content',
-)
-
 NAME = 'iso20_dc'
 NAMESPACES = ('urn:iso:std:iso:15118:-20:DC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'http://www.w3.org/2000/09/xmldsig#')
+PREFIXES = {'http://www.w3.org/2000/09/xmldsig#': 'ds', 'urn:iso:std:iso:15118:-20:CommonTypes': 'v2gci_ct', 'urn:iso:std:iso:15118:-20:DC': 'v2gci_dc'}
 RUN_BITS = 1253
 DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:DC', 'BPT_DC_CPDReqEnergyTransferMode', _e_BPT_DC_CPDReqEnergyTransferModeType, _d_BPT_DC_CPDReqEnergyTransferModeType, _iso20_dc.BPT_DC_CPDReqEnergyTransferMode),
@@ -7101,14 +6487,14 @@ DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:DC', 'DC_WeldingDetectionRes', _e_DC_WeldingDetectionResType, _d_DC_WeldingDetectionResType, _iso20_dc.DC_WeldingDetectionRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:DC', 'Dynamic_DC_CLReqControlMode', _e_Dynamic_DC_CLReqControlModeType, _d_Dynamic_DC_CLReqControlModeType, _iso20_dc.Dynamic_DC_CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:DC', 'Dynamic_DC_CLResControlMode', _e_Dynamic_DC_CLResControlModeType, _d_Dynamic_DC_CLResControlModeType, _iso20_dc.Dynamic_DC_CLResControlMode),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
@@ -7128,24 +6514,24 @@ DOCUMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
 )
 FRAGMENT = (
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'AdditionalServicesCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'BPT_DC_CPDReqEnergyTransferMode', _e_BPT_DC_CPDReqEnergyTransferModeType, _d_BPT_DC_CPDReqEnergyTransferModeType, _iso20_dc.BPT_DC_CPDReqEnergyTransferMode),
     ('urn:iso:std:iso:15118:-20:DC', 'BPT_DC_CPDResEnergyTransferMode', _e_BPT_DC_CPDResEnergyTransferModeType, _d_BPT_DC_CPDResEnergyTransferModeType, _iso20_dc.BPT_DC_CPDResEnergyTransferMode),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:DC', 'BPT_Dynamic_DC_CLReqControlMode', _e_BPT_Dynamic_DC_CLReqControlModeType, _d_BPT_Dynamic_DC_CLReqControlModeType, _iso20_dc.BPT_Dynamic_DC_CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:DC', 'BPT_Dynamic_DC_CLResControlMode', _e_BPT_Dynamic_DC_CLResControlModeType, _d_BPT_Dynamic_DC_CLResControlModeType, _iso20_dc.BPT_Dynamic_DC_CLResControlMode),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:DC', 'BPT_Scheduled_DC_CLReqControlMode', _e_BPT_Scheduled_DC_CLReqControlModeType, _d_BPT_Scheduled_DC_CLReqControlModeType, _iso20_dc.BPT_Scheduled_DC_CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:DC', 'BPT_Scheduled_DC_CLResControlMode', _e_BPT_Scheduled_DC_CLResControlModeType, _d_BPT_Scheduled_DC_CLResControlModeType, _iso20_dc.BPT_Scheduled_DC_CLResControlMode),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', _e_CLReqControlModeType, _d_CLReqControlModeType, _iso20_types.CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlMode', _e_CLResControlModeType, _d_CLResControlModeType, _iso20_types.CLResControlMode),
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'DC_CPDReqEnergyTransferMode', _e_DC_CPDReqEnergyTransferModeType, _d_DC_CPDReqEnergyTransferModeType, _iso20_dc.DC_CPDReqEnergyTransferMode),
     ('urn:iso:std:iso:15118:-20:DC', 'DC_CPDResEnergyTransferMode', _e_DC_CPDResEnergyTransferModeType, _d_DC_CPDResEnergyTransferModeType, _iso20_dc.DC_CPDResEnergyTransferMode),
@@ -7160,9 +6546,9 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:DC', 'DC_WeldingDetectionReq', _e_DC_WeldingDetectionReqType, _d_DC_WeldingDetectionReqType, _iso20_dc.DC_WeldingDetectionReq),
     ('urn:iso:std:iso:15118:-20:DC', 'DC_WeldingDetectionRes', _e_DC_WeldingDetectionResType, _d_DC_WeldingDetectionResType, _iso20_dc.DC_WeldingDetectionRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', _e_DisplayParametersType, _d_DisplayParametersType, _iso20_types.DisplayParameters),
     ('urn:iso:std:iso:15118:-20:DC', 'Dynamic_DC_CLReqControlMode', _e_Dynamic_DC_CLReqControlModeType, _d_Dynamic_DC_CLReqControlModeType, _iso20_dc.Dynamic_DC_CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:DC', 'Dynamic_DC_CLResControlMode', _e_Dynamic_DC_CLResControlModeType, _d_Dynamic_DC_CLResControlModeType, _iso20_dc.Dynamic_DC_CLResControlMode),
@@ -7181,8 +6567,8 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:DC', 'EVMinimumV2XEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVMinimumVoltage', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVPresentVoltage', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:DC', 'EVProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI33, _EV34)),
-    ('urn:iso:std:iso:15118:-20:DC', 'EVSECurrentLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:DC', 'EVProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI29, _EV30, 'enum')),
+    ('urn:iso:std:iso:15118:-20:DC', 'EVSECurrentLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargeCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargePower', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumDischargeCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -7193,89 +6579,612 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumDischargeCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumDischargePower', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumVoltage', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI48, _EV49)),
-    ('urn:iso:std:iso:15118:-20:DC', 'EVSEPowerLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI48, _EV49, 'enum')),
+    ('urn:iso:std:iso:15118:-20:DC', 'EVSEPowerLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEPowerRampLimitation', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEPresentCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEPresentVoltage', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:DC', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI33, _EV34)),
+    ('urn:iso:std:iso:15118:-20:DC', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI29, _EV30, 'enum')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso20_types.EVSEStatus),
-    ('urn:iso:std:iso:15118:-20:DC', 'EVSEVoltageLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:DC', 'EVSEVoltageLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:DC', 'EVTargetCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVTargetVoltage', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', None, None, ('nbit', -128, 127, 8, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', None, None, ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', _e_MessageHeaderType, _d_MessageHeaderType, _iso20_types.MessageHeader),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _iso20_types.MeterInfo),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', None, None, ('binary', None, None, 0, None, None, 64, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', None, None, ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
-    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', _e_ReceiptType, _d_ReceiptType, _iso20_types.Receipt),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI28, _EV29)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI27, _EV28, 'enum')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:DC', 'Scheduled_DC_CLReqControlMode', _e_Scheduled_DC_CLReqControlModeType, _d_Scheduled_DC_CLReqControlModeType, _iso20_dc.Scheduled_DC_CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:DC', 'Scheduled_DC_CLResControlMode', _e_Scheduled_DC_CLResControlModeType, _d_Scheduled_DC_CLResControlModeType, _iso20_dc.Scheduled_DC_CLResControlMode),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None, 'hex')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Signature', _e_SignatureType, _d_SignatureType, _xmldsig.Signature),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', _e_SignatureMethodType, _d_SignatureMethodType, _xmldsig.SignatureMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperties', _e_SignaturePropertiesType, _d_SignaturePropertiesType, _xmldsig.SignatureProperties),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', _e_SignaturePropertyType, _d_SignaturePropertyType, _xmldsig.SignatureProperty),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', _e_SignatureValueType, _d_SignatureValueType, _xmldsig.SignatureValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:DC', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:DC', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxCosts', _e_DetailedTaxType, _d_DetailedTaxType, _iso20_types.DetailedTax),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
 )
+
+TYPES = (
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_DC_CPDReqEnergyTransferModeType', 1, _iso20_dc.BPT_DC_CPDReqEnergyTransferMode, 13, (('ev_maximum_charge_power', False), ('ev_minimum_charge_power', False), ('ev_maximum_charge_current', False), ('ev_minimum_charge_current', False), ('ev_maximum_voltage', False), ('ev_minimum_voltage', False), ('target_soc', False), ('ev_maximum_discharge_power', False), ('ev_minimum_discharge_power', False), ('ev_maximum_discharge_current', False), ('ev_minimum_discharge_current', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargePower', 44), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumChargePower', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargeCurrent', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumChargeCurrent', 44), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumVoltage', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumVoltage', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumDischargePower', 44), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumDischargePower', 44), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumDischargeCurrent', 44), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumDischargeCurrent', 44), ), (10,), (11, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('SE', 7, 0)), 2), (1, (('SE', 7, 0),), 2), (1, (('SE', 8, 0),), 2), (1, (('SE', 9, 0),), 2), (1, (('SE', 10, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_BPT_DC_CPDReqEnergyTransferModeType, _d_BPT_DC_CPDReqEnergyTransferModeType),
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_DC_CPDResEnergyTransferModeType', 1, _iso20_dc.BPT_DC_CPDResEnergyTransferMode, 14, (('evse_maximum_charge_power', False), ('evse_minimum_charge_power', False), ('evse_maximum_charge_current', False), ('evse_minimum_charge_current', False), ('evse_maximum_voltage', False), ('evse_minimum_voltage', False), ('evse_power_ramp_limitation', False), ('evse_maximum_discharge_power', False), ('evse_minimum_discharge_power', False), ('evse_maximum_discharge_current', False), ('evse_minimum_discharge_current', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargePower', 44), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumChargePower', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargeCurrent', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumChargeCurrent', 44), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumVoltage', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumVoltage', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEPowerRampLimitation', 44), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumDischargePower', 44), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumDischargePower', 44), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumDischargeCurrent', 44), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumDischargeCurrent', 44), ), (10,), (11, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('SE', 7, 0)), 2), (1, (('SE', 7, 0),), 2), (1, (('SE', 8, 0),), 2), (1, (('SE', 9, 0),), 2), (1, (('SE', 10, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_BPT_DC_CPDResEnergyTransferModeType, _d_BPT_DC_CPDResEnergyTransferModeType),
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_Dynamic_DC_CLReqControlModeType', 1, _iso20_dc.BPT_Dynamic_DC_CLReqControlMode, 32, (('departure_time', False), ('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False), ('ev_maximum_charge_power', False), ('ev_minimum_charge_power', False), ('ev_maximum_charge_current', False), ('ev_maximum_voltage', False), ('ev_minimum_voltage', False), ('ev_maximum_discharge_power', False), ('ev_minimum_discharge_power', False), ('ev_maximum_discharge_current', False), ('ev_maximum_v2x_energy_request', False), ('ev_minimum_v2x_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 44), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargePower', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumChargePower', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargeCurrent', 44), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumVoltage', 44), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumVoltage', 44), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumDischargePower', 44), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumDischargePower', 44), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumDischargeCurrent', 44), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumV2XEnergyRequest', 44), ), (12,), (13, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumV2XEnergyRequest', 44), ), (13,), (14, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('SE', 7, 0),), 2), (1, (('SE', 8, 0),), 2), (1, (('SE', 9, 0),), 2), (1, (('SE', 10, 0),), 2), (1, (('SE', 11, 0),), 2), (2, (('SE', 12, 0), ('SE', 13, 0), ('EE', -1, 0)), 2), (2, (('SE', 13, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), _e_BPT_Dynamic_DC_CLReqControlModeType, _d_BPT_Dynamic_DC_CLReqControlModeType),
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_Dynamic_DC_CLResControlModeType', 1, _iso20_dc.BPT_Dynamic_DC_CLResControlMode, 33, (('departure_time', False), ('minimum_soc', False), ('target_soc', False), ('ack_max_delay', False), ('evse_maximum_charge_power', False), ('evse_minimum_charge_power', False), ('evse_maximum_charge_current', False), ('evse_maximum_voltage', False), ('evse_maximum_discharge_power', False), ('evse_minimum_discharge_power', False), ('evse_maximum_discharge_current', False), ('evse_minimum_voltage', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargePower', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumChargePower', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargeCurrent', 44), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumVoltage', 44), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumDischargePower', 44), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumDischargePower', 44), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumDischargeCurrent', 44), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumVoltage', 44), ), (11,), (12, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('SE', 7, 0),), 2), (1, (('SE', 8, 0),), 2), (1, (('SE', 9, 0),), 2), (1, (('SE', 10, 0),), 2), (1, (('SE', 11, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), _e_BPT_Dynamic_DC_CLResControlModeType, _d_BPT_Dynamic_DC_CLResControlModeType),
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_Scheduled_DC_CLReqControlModeType', 1, _iso20_dc.BPT_Scheduled_DC_CLReqControlMode, 51, (('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False), ('ev_target_current', False), ('ev_target_voltage', False), ('ev_maximum_charge_power', False), ('ev_minimum_charge_power', False), ('ev_maximum_charge_current', False), ('ev_maximum_voltage', False), ('ev_minimum_voltage', False), ('ev_maximum_discharge_power', False), ('ev_minimum_discharge_power', False), ('ev_maximum_discharge_current', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 44), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVTargetCurrent', 44), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVTargetVoltage', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargePower', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumChargePower', 44), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargeCurrent', 44), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumVoltage', 44), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumVoltage', 44), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumDischargePower', 44), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumDischargePower', 44), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumDischargeCurrent', 44), ), (12,), (13, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (4, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (4, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 9, 0), ('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (3, (('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (2, (('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (2, (('SE', 12, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), _e_BPT_Scheduled_DC_CLReqControlModeType, _d_BPT_Scheduled_DC_CLReqControlModeType),
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_Scheduled_DC_CLResControlModeType', 1, _iso20_dc.BPT_Scheduled_DC_CLResControlMode, 52, (('evse_maximum_charge_power', False), ('evse_minimum_charge_power', False), ('evse_maximum_charge_current', False), ('evse_maximum_voltage', False), ('evse_maximum_discharge_power', False), ('evse_minimum_discharge_power', False), ('evse_maximum_discharge_current', False), ('evse_minimum_voltage', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargePower', 44), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumChargePower', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargeCurrent', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumVoltage', 44), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumDischargePower', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumDischargePower', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumDischargeCurrent', 44), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumVoltage', 44), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((4, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), _e_BPT_Scheduled_DC_CLResControlModeType, _d_BPT_Scheduled_DC_CLResControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlModeType', 3, _iso20_types.CLReqControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlModeType', 3, _iso20_types.CLResControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType', 13, _xmldsig.CanonicalizationMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##any',), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopReqType', 3, _iso20_types.ChargeLoopReq, 62, (('header', False), ('display_parameters', False), ('meter_info_requested', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', 29), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopResType', 3, _iso20_types.ChargeLoopRes, 63, (('header', False), ('response_code', False), ('evse_status', False), ('meter_info', False), ('receipt', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI27, _EV28, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', 34), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', 40), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', 45), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryReqType', 3, _iso20_types.ChargeParameterDiscoveryReq, 62, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryResType', 3, _iso20_types.ChargeParameterDiscoveryRes, 63, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI27, _EV28, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_CPDReqEnergyTransferModeType', 1, _iso20_dc.DC_CPDReqEnergyTransferMode, -1, (('ev_maximum_charge_power', False), ('ev_minimum_charge_power', False), ('ev_maximum_charge_current', False), ('ev_minimum_charge_current', False), ('ev_maximum_voltage', False), ('ev_minimum_voltage', False), ('target_soc', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargePower', 44), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumChargePower', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargeCurrent', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumChargeCurrent', 44), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumVoltage', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumVoltage', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_CPDReqEnergyTransferModeType, _d_DC_CPDReqEnergyTransferModeType),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_CPDResEnergyTransferModeType', 1, _iso20_dc.DC_CPDResEnergyTransferMode, -1, (('evse_maximum_charge_power', False), ('evse_minimum_charge_power', False), ('evse_maximum_charge_current', False), ('evse_minimum_charge_current', False), ('evse_maximum_voltage', False), ('evse_minimum_voltage', False), ('evse_power_ramp_limitation', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargePower', 44), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumChargePower', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargeCurrent', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumChargeCurrent', 44), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumVoltage', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumVoltage', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEPowerRampLimitation', 44), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_CPDResEnergyTransferModeType, _d_DC_CPDResEnergyTransferModeType),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_CableCheckReqType', 1, _iso20_dc.DC_CableCheckReq, 62, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_CableCheckReqType, _d_DC_CableCheckReqType),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_CableCheckResType', 1, _iso20_dc.DC_CableCheckRes, 63, (('header', False), ('response_code', False), ('evse_processing', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI27, _EV28, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI29, _EV30, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_CableCheckResType, _d_DC_CableCheckResType),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeLoopReqType', 1, _iso20_dc.DC_ChargeLoopReq, 9, (('header', False), ('display_parameters', False), ('meter_info_requested', False), ('ev_present_voltage', False), ('bpt_dynamic_dc_cl_req_control_mode', False), ('bpt_scheduled_dc_cl_req_control_mode', False), ('cl_req_control_mode', False), ('dynamic_dc_cl_req_control_mode', False), ('scheduled_dc_cl_req_control_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', 29), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVPresentVoltage', 44), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'BPT_Dynamic_DC_CLReqControlMode', 2), ('urn:iso:std:iso:15118:-20:DC', 'BPT_Scheduled_DC_CLReqControlMode', 4), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', 6), ('urn:iso:std:iso:15118:-20:DC', 'Dynamic_DC_CLReqControlMode', 32), ('urn:iso:std:iso:15118:-20:DC', 'Scheduled_DC_CLReqControlMode', 51), ), (4, 5, 6, 7, 8), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (3, (('SE', 4, 0), ('SE', 4, 1), ('SE', 4, 2), ('SE', 4, 3), ('SE', 4, 4)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_ChargeLoopReqType, _d_DC_ChargeLoopReqType),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeLoopResType', 1, _iso20_dc.DC_ChargeLoopRes, 10, (('header', False), ('response_code', False), ('evse_status', False), ('meter_info', False), ('receipt', False), ('evse_present_current', False), ('evse_present_voltage', False), ('evse_power_limit_achieved', False), ('evse_current_limit_achieved', False), ('evse_voltage_limit_achieved', False), ('bpt_dynamic_dc_cl_res_control_mode', False), ('bpt_scheduled_dc_cl_res_control_mode', False), ('cl_res_control_mode', False), ('dynamic_dc_cl_res_control_mode', False), ('scheduled_dc_cl_res_control_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI27, _EV28, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', 34), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', 40), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', 45), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEPresentCurrent', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEPresentVoltage', 44), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEPowerLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSECurrentLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEVoltageLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'BPT_Dynamic_DC_CLResControlMode', 3), ('urn:iso:std:iso:15118:-20:DC', 'BPT_Scheduled_DC_CLResControlMode', 5), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlMode', 7), ('urn:iso:std:iso:15118:-20:DC', 'Dynamic_DC_CLResControlMode', 33), ('urn:iso:std:iso:15118:-20:DC', 'Scheduled_DC_CLResControlMode', 52), ), (10, 11, 12, 13, 14), (11, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0)), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('SE', 7, 0),), 2), (1, (('SE', 8, 0),), 2), (1, (('SE', 9, 0),), 2), (3, (('SE', 10, 0), ('SE', 10, 1), ('SE', 10, 2), ('SE', 10, 3), ('SE', 10, 4)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_ChargeLoopResType, _d_DC_ChargeLoopResType),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeParameterDiscoveryReqType', 1, _iso20_dc.DC_ChargeParameterDiscoveryReq, 11, (('header', False), ('bpt_dc_cpd_req_energy_transfer_mode', False), ('dc_cpd_req_energy_transfer_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'BPT_DC_CPDReqEnergyTransferMode', 0), ('urn:iso:std:iso:15118:-20:DC', 'DC_CPDReqEnergyTransferMode', 13), ), (1, 2), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 1, 1)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_ChargeParameterDiscoveryReqType, _d_DC_ChargeParameterDiscoveryReqType),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeParameterDiscoveryResType', 1, _iso20_dc.DC_ChargeParameterDiscoveryRes, 12, (('header', False), ('response_code', False), ('bpt_dc_cpd_res_energy_transfer_mode', False), ('dc_cpd_res_energy_transfer_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI27, _EV28, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'BPT_DC_CPDResEnergyTransferMode', 1), ('urn:iso:std:iso:15118:-20:DC', 'DC_CPDResEnergyTransferMode', 14), ), (2, 3), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 2, 1)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_ChargeParameterDiscoveryResType, _d_DC_ChargeParameterDiscoveryResType),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_PreChargeReqType', 1, _iso20_dc.DC_PreChargeReq, 62, (('header', False), ('ev_processing', False), ('ev_present_voltage', False), ('ev_target_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVProcessing', (('enum', None, None, 2, None, None, None, _EI29, _EV30, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVPresentVoltage', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVTargetVoltage', 44), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_PreChargeReqType, _d_DC_PreChargeReqType),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_PreChargeResType', 1, _iso20_dc.DC_PreChargeRes, 63, (('header', False), ('response_code', False), ('evse_present_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI27, _EV28, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEPresentVoltage', 44), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_PreChargeResType, _d_DC_PreChargeResType),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_WeldingDetectionReqType', 1, _iso20_dc.DC_WeldingDetectionReq, 62, (('header', False), ('ev_processing', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVProcessing', (('enum', None, None, 2, None, None, None, _EI29, _EV30, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_WeldingDetectionReqType, _d_DC_WeldingDetectionReqType),
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_WeldingDetectionResType', 1, _iso20_dc.DC_WeldingDetectionRes, 63, (('header', False), ('response_code', False), ('evse_present_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI27, _EV28, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEPresentVoltage', 44), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DC_WeldingDetectionResType, _d_DC_WeldingDetectionResType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType', 1, _xmldsig.DSAKeyValue, -1, (('p', False), ('q', False), ('g', False), ('y', False), ('j', False), ('seed', False), ('pgen_counter', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'P', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Q', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'G', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Y', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'J', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Seed', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), _e_DSAKeyValueType, _d_DSAKeyValueType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedCostType', 1, _iso20_types.DetailedCost, -1, (('amount', False), ('cost_per_unit', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', 44), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', 44), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DetailedCostType, _d_DetailedCostType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedTaxType', 1, _iso20_types.DetailedTax, -1, (('tax_rule_id', False), ('amount', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', 44), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DetailedTaxType, _d_DetailedTaxType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType', 13, _xmldsig.DigestMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParametersType', 1, _iso20_types.DisplayParameters, -1, (('present_soc', False), ('minimum_soc', False), ('target_soc', False), ('maximum_soc', False), ('remaining_time_to_minimum_soc', False), ('remaining_time_to_target_soc', False), ('remaining_time_to_maximum_soc', False), ('charging_complete', False), ('battery_energy_capacity', False), ('inlet_hot', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', 44), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (9,), (10, -1, -1, -1), (), ''), ),
+     ((4, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (4, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (4, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 9, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), _e_DisplayParametersType, _d_DisplayParametersType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLReqControlModeType', 3, _iso20_types.Dynamic_CLReqControlMode, 6, (('departure_time', False), ('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 44), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLResControlModeType', 3, _iso20_types.Dynamic_CLResControlMode, 7, (('departure_time', False), ('minimum_soc', False), ('target_soc', False), ('ack_max_delay', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:DC', 'Dynamic_DC_CLReqControlModeType', 1, _iso20_dc.Dynamic_DC_CLReqControlMode, 30, (('departure_time', False), ('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False), ('ev_maximum_charge_power', False), ('ev_minimum_charge_power', False), ('ev_maximum_charge_current', False), ('ev_maximum_voltage', False), ('ev_minimum_voltage', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 44), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargePower', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumChargePower', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargeCurrent', 44), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumVoltage', 44), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumVoltage', 44), ), (8,), (9, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('SE', 7, 0),), 2), (1, (('SE', 8, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), _e_Dynamic_DC_CLReqControlModeType, _d_Dynamic_DC_CLReqControlModeType),
+    ('urn:iso:std:iso:15118:-20:DC', 'Dynamic_DC_CLResControlModeType', 1, _iso20_dc.Dynamic_DC_CLResControlMode, 31, (('departure_time', False), ('minimum_soc', False), ('target_soc', False), ('ack_max_delay', False), ('evse_maximum_charge_power', False), ('evse_minimum_charge_power', False), ('evse_maximum_charge_current', False), ('evse_maximum_voltage', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargePower', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumChargePower', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargeCurrent', 44), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumVoltage', 44), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('SE', 7, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), _e_Dynamic_DC_CLResControlModeType, _d_Dynamic_DC_CLResControlModeType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatusType', 1, _iso20_types.EVSEStatus, -1, (('notification_max_delay', False), ('evse_notification', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', (('enum', None, None, 3, None, None, None, _EI48, _EV49, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVSEStatusType, _d_EVSEStatusType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType', 13, _xmldsig.KeyInfo, -1, (('id', False), ('content', False)), 1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 36), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 47), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 64), ), (-1,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 42), ), (-1,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 48), ), (-1,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (8, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (9, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 1), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType', 13, _xmldsig.KeyValue, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 25), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 43), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), 0), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ListOfRootCertificateIDsType', 1, _iso20_types.ListOfRootCertificateIDs, -1, (('root_certificate_id', True),), -1,
+     (('SE', 1, 20, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', 65), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType', 1, _xmldsig.Manifest, -1, (('id', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 46), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_ManifestType, _d_ManifestType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType', 1, _iso20_types.MessageHeader, -1, (('session_id', False), ('time_stamp', False), ('signature', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Signature', 56), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MessageHeaderType, _d_MessageHeaderType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoType', 1, _iso20_types.MeterInfo, -1, (('meter_id', False), ('charged_energy_reading_wh', False), ('bpt_discharged_energy_reading_wh', False), ('capacitive_energy_reading_va_rh', False), ('bpt_inductive_energy_reading_va_rh', False), ('meter_signature', False), ('meter_status', False), ('meter_timestamp', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MeterInfoType, _d_MeterInfoType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType', 13, _xmldsig.Object, -1, (('encoding', False), ('id', False), ('mime_type', False), ('content', False)), 3,
+     (('AT', 0, 1, (('', 'Encoding', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'MimeType', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (4, -1, -1, -1), ('##any',), 'lax'), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType', 9, _xmldsig.PGPData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (5, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('SE', 0, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 3, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType', 1, _xmldsig.RSAKeyValue, -1, (('modulus', False), ('exponent', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Modulus', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Exponent', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RSAKeyValueType, _d_RSAKeyValueType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RationalNumberType', 1, _iso20_types.RationalNumber, -1, (('exponent', False), ('value', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RationalNumberType, _d_RationalNumberType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ReceiptType', 1, _iso20_types.Receipt, -1, (('time_anchor', False), ('energy_costs', False), ('occupancy_costs', False), ('additional_services_costs', False), ('overstay_costs', False), ('tax_costs', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', 26), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', 26), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AdditionalServicesCosts', 26), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', 26), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 10, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxCosts', 27), ), (5,), (-1, -1, 6, 7), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ReceiptType, _d_ReceiptType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType', 1, _xmldsig.Reference, -1, (('id', False), ('type', False), ('uri', False), ('transforms', False), ('digest_method', False), ('digest_value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 60), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 28), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType'))), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('SE', 3, 0), ('SE', 4, 0)), 1), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 3, 0), ('SE', 4, 0)), _e_ReferenceType, _d_ReferenceType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType', 1, _xmldsig.RetrievalMethod, -1, (('type', False), ('uri', False), ('transforms', False)), -1,
+     (('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 60), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('EE', -1, 0)), _e_RetrievalMethodType, _d_RetrievalMethodType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType', 9, _xmldsig.SPKIData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE*', 0, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLReqControlModeType', 3, _iso20_types.Scheduled_CLReqControlMode, 6, (('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 44), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 44), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLResControlModeType', 3, _iso20_types.Scheduled_CLResControlMode, 7, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:DC', 'Scheduled_DC_CLReqControlModeType', 1, _iso20_dc.Scheduled_DC_CLReqControlMode, 49, (('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False), ('ev_target_current', False), ('ev_target_voltage', False), ('ev_maximum_charge_power', False), ('ev_minimum_charge_power', False), ('ev_maximum_charge_current', False), ('ev_maximum_voltage', False), ('ev_minimum_voltage', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 44), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVTargetCurrent', 44), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVTargetVoltage', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargePower', 44), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumChargePower', 44), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumChargeCurrent', 44), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMaximumVoltage', 44), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVMinimumVoltage', 44), ), (9,), (10, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 9, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), _e_Scheduled_DC_CLReqControlModeType, _d_Scheduled_DC_CLReqControlModeType),
+    ('urn:iso:std:iso:15118:-20:DC', 'Scheduled_DC_CLResControlModeType', 1, _iso20_dc.Scheduled_DC_CLResControlMode, 50, (('evse_maximum_charge_power', False), ('evse_minimum_charge_power', False), ('evse_maximum_charge_current', False), ('evse_maximum_voltage', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargePower', 44), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumChargePower', 44), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumChargeCurrent', 44), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:DC', 'EVSEMaximumVoltage', 44), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), _e_Scheduled_DC_CLResControlModeType, _d_Scheduled_DC_CLResControlModeType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType', 13, _xmldsig.SignatureMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType', 1, _xmldsig.SignatureProperties, -1, (('id', False), ('signature_property', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 55), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType', 13, _xmldsig.SignatureProperty, -1, (('id', False), ('target', False), ('content', False)), 2,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 1, 1, (('', 'Target', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('AT', 0, 0), ('AT', 1, 0)), 0), (1, (('AT', 1, 0),), 1), (2, (('SE*', 2, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType', 1, _xmldsig.Signature, -1, (('id', False), ('signed_info', False), ('signature_value', False), ('key_info', False), ('object', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 58), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 57), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 35), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Object', 41), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignatureType, _d_SignatureType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType', 1, _xmldsig.SignatureValue, -1, (('id', False), ('value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, None, None, None, 'base64'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('CH', 1, 0)), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),), _e_SignatureValueType, _d_SignatureValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType', 1, _xmldsig.SignedInfo, -1, (('id', False), ('canonicalization_method', False), ('signature_method', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 8), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 53), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 46), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignedInfoType, _d_SignedInfoType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType', 13, _xmldsig.Transform, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'XPath', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType', 1, _xmldsig.Transforms, -1, (('transform', True),), -1,
+     (('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Transform', 59), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_TransformsType, _d_TransformsType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GMessageType', 3, _iso20_types.V2GMessage, -1, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GRequestType', 3, _iso20_types.V2GRequest, 61, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GResponseType', 3, _iso20_types.V2GResponse, 61, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 39), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI27, _EV28, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType', 9, _xmldsig.X509Data, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 65), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (5, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (6, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), 0), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType', 1, _xmldsig.X509IssuerSerial, -1, (('x509_issuer_name', False), ('x509_serial_number', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_X509IssuerSerialType, _d_X509IssuerSerialType),
+)
+SIMPLE = (
+    ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'ID', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'IDREF', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NCName', 'http://www.w3.org/2001/XMLSchema', 'Name', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NMTOKEN', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'Name', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'QName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'anyURI', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'base64Binary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2001/XMLSchema', 'boolean', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2001/XMLSchema', 'byte', 'http://www.w3.org/2001/XMLSchema', 'short', ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'hexBinary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'hex')),
+    ('http://www.w3.org/2001/XMLSchema', 'int', 'http://www.w3.org/2001/XMLSchema', 'long', ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'integer', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'language', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'long', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'negativeInteger', 'http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', ('int', None, -1, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('uint', 0, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, 0, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'normalizedString', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'positiveInteger', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 1, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'short', 'http://www.w3.org/2001/XMLSchema', 'int', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'string', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'token', 'http://www.w3.org/2001/XMLSchema', 'normalizedString', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedByte', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedInt', 'http://www.w3.org/2001/XMLSchema', 'unsignedLong', ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedLong', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedShort', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 160, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI48, _EV49, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 255, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 80, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI29, _EV30, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 6, None, None, None, _EI27, _EV28, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, 8, None, None, None, None, 'hex')),
+)
+URIS = ('', 'http://www.w3.org/XML/1998/namespace', 'http://www.w3.org/2001/XMLSchema-instance', 'http://www.w3.org/2001/XMLSchema', 'http://www.w3.org/2000/09/xmldsig#', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:DC')
+LOCAL_NAMES = (
+    ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI'),
+    ('base', 'id', 'lang', 'space'),
+    ('nil', 'type'),
+    ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION', 'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date', 'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear', 'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger', 'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short', 'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort'),
+    ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue', 'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType', 'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType', 'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus', 'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter', 'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod', 'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature', 'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType', 'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue', 'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms', 'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName', 'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName', 'XPath', 'Y'),
+    ('AckMaxDelay', 'AdditionalServicesCosts', 'Amount', 'BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'BatteryEnergyCapacity', 'CLReqControlMode', 'CLReqControlModeType', 'CLResControlMode', 'CLResControlModeType', 'CapacitiveEnergyReadingVARh', 'ChargeLoopReqType', 'ChargeLoopResType', 'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryResType', 'ChargedEnergyReadingWh', 'ChargingComplete', 'CostPerUnit', 'DepartureTime', 'DetailedCostType', 'DetailedTaxType', 'DisplayParameters', 'DisplayParametersType', 'Dynamic_CLReqControlModeType', 'Dynamic_CLResControlModeType', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVSENotification', 'EVSEStatus', 'EVSEStatusType', 'EVTargetEnergyRequest', 'EnergyCosts', 'Exponent', 'Header', 'InletHot', 'ListOfRootCertificateIDsType', 'MaximumSOC', 'MessageHeaderType', 'MeterID', 'MeterInfo', 'MeterInfoRequested', 'MeterInfoType', 'MeterSignature', 'MeterStatus', 'MeterTimestamp', 'MinimumSOC', 'NotificationMaxDelay', 'OccupancyCosts', 'OverstayCosts', 'PresentSOC', 'RationalNumberType', 'Receipt', 'ReceiptType', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'ResponseCode', 'RootCertificateID', 'Scheduled_CLReqControlModeType', 'Scheduled_CLResControlModeType', 'SessionID', 'TargetSOC', 'TaxCosts', 'TaxRuleID', 'TimeAnchor', 'TimeStamp', 'V2GMessageType', 'V2GRequestType', 'V2GResponseType', 'Value', 'descriptionType', 'evseNotificationType', 'identifierType', 'meterIDType', 'meterSignatureType', 'nameType', 'numericIDType', 'percentValueType', 'processingType', 'responseCodeType', 'sessionIDType'),
+    ('BPT_DC_CPDReqEnergyTransferMode', 'BPT_DC_CPDReqEnergyTransferModeType', 'BPT_DC_CPDResEnergyTransferMode', 'BPT_DC_CPDResEnergyTransferModeType', 'BPT_Dynamic_DC_CLReqControlMode', 'BPT_Dynamic_DC_CLReqControlModeType', 'BPT_Dynamic_DC_CLResControlMode', 'BPT_Dynamic_DC_CLResControlModeType', 'BPT_Scheduled_DC_CLReqControlMode', 'BPT_Scheduled_DC_CLReqControlModeType', 'BPT_Scheduled_DC_CLResControlMode', 'BPT_Scheduled_DC_CLResControlModeType', 'DC_CPDReqEnergyTransferMode', 'DC_CPDReqEnergyTransferModeType', 'DC_CPDResEnergyTransferMode', 'DC_CPDResEnergyTransferModeType', 'DC_CableCheckReq', 'DC_CableCheckReqType', 'DC_CableCheckRes', 'DC_CableCheckResType', 'DC_ChargeLoopReq', 'DC_ChargeLoopReqType', 'DC_ChargeLoopRes', 'DC_ChargeLoopResType', 'DC_ChargeParameterDiscoveryReq', 'DC_ChargeParameterDiscoveryReqType', 'DC_ChargeParameterDiscoveryRes', 'DC_ChargeParameterDiscoveryResType', 'DC_PreChargeReq', 'DC_PreChargeReqType', 'DC_PreChargeRes', 'DC_PreChargeResType', 'DC_WeldingDetectionReq', 'DC_WeldingDetectionReqType', 'DC_WeldingDetectionRes', 'DC_WeldingDetectionResType', 'Dynamic_DC_CLReqControlMode', 'Dynamic_DC_CLReqControlModeType', 'Dynamic_DC_CLResControlMode', 'Dynamic_DC_CLResControlModeType', 'EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumDischargeCurrent', 'EVMaximumDischargePower', 'EVMaximumV2XEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargeCurrent', 'EVMinimumChargePower', 'EVMinimumDischargeCurrent', 'EVMinimumDischargePower', 'EVMinimumV2XEnergyRequest', 'EVMinimumVoltage', 'EVPresentVoltage', 'EVProcessing', 'EVSECurrentLimitAchieved', 'EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumDischargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargeCurrent', 'EVSEMinimumChargePower', 'EVSEMinimumDischargeCurrent', 'EVSEMinimumDischargePower', 'EVSEMinimumVoltage', 'EVSEPowerLimitAchieved', 'EVSEPowerRampLimitation', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEProcessing', 'EVSEVoltageLimitAchieved', 'EVTargetCurrent', 'EVTargetVoltage', 'Scheduled_DC_CLReqControlMode', 'Scheduled_DC_CLReqControlModeType', 'Scheduled_DC_CLResControlMode', 'Scheduled_DC_CLResControlModeType', 'TargetSOC'),
+)
+DOCUMENT_REFS = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    13,
+    14,
+    15,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+    22,
+    23,
+    24,
+    25,
+    28,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    32,
+    33,
+    35,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    36,
+    38,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    41,
+    42,
+    43,
+    46,
+    47,
+    48,
+    51,
+    52,
+    56,
+    53,
+    54,
+    55,
+    57,
+    58,
+    59,
+    60,
+    64,
+)
+FRAGMENT_REFS = (
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    26,
+    44,
+    0,
+    1,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    2,
+    3,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    4,
+    5,
+    44,
+    6,
+    7,
+    8,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    44,
+    13,
+    14,
+    15,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+    22,
+    23,
+    24,
+    25,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    28,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    29,
+    32,
+    33,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    (('enum', None, None, 2, None, None, None, _EI29, _EV30, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    44,
+    (('enum', None, None, 3, None, None, None, _EI48, _EV49, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    44,
+    44,
+    44,
+    (('enum', None, None, 2, None, None, None, _EI29, _EV30, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType')),
+    34,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    44,
+    44,
+    44,
+    26,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType')),
+    39,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    35,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    36,
+    38,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType')),
+    40,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    41,
+    26,
+    26,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    42,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    43,
+    45,
+    46,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('enum', None, None, 6, None, None, None, _EI27, _EV28, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType')),
+    47,
+    65,
+    48,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    51,
+    52,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType')),
+    56,
+    53,
+    54,
+    55,
+    57,
+    58,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    27,
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    59,
+    60,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    64,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    65,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+)
+SCHEMA = SchemaTables(NAME, TYPES, SIMPLE, URIS, LOCAL_NAMES, DOCUMENT, DOCUMENT_REFS, FRAGMENT, FRAGMENT_REFS)
 

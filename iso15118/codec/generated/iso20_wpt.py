@@ -10,8 +10,9 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
+from exi.generic import dec_generic, enc_generic
+from exi.tables import SchemaTables
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, SlowPath, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import iso20_wpt as _iso20_wpt
 from iso15118.messages.generated import xmldsig as _xmldsig
@@ -22,61 +23,61 @@ _T1 = {0: (1, 3), 1: (0, 3)}
 _T2 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
 _T3 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
 _T4 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_EI5 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_EV6 = (_iso20_types.ResponseCode.OK, _iso20_types.ResponseCode.OK_CertificateExpiresSoon, _iso20_types.ResponseCode.OK_NewSessionEstablished, _iso20_types.ResponseCode.OK_OldSessionJoined, _iso20_types.ResponseCode.OK_PowerToleranceConfirmed, _iso20_types.ResponseCode.WARNING_AuthorizationSelectionInvalid, _iso20_types.ResponseCode.WARNING_CertificateExpired, _iso20_types.ResponseCode.WARNING_CertificateNotYetValid, _iso20_types.ResponseCode.WARNING_CertificateRevoked, _iso20_types.ResponseCode.WARNING_CertificateValidationError, _iso20_types.ResponseCode.WARNING_ChallengeInvalid, _iso20_types.ResponseCode.WARNING_EIMAuthorizationFailure, _iso20_types.ResponseCode.WARNING_eMSPUnknown, _iso20_types.ResponseCode.WARNING_EVPowerProfileViolation, _iso20_types.ResponseCode.WARNING_GeneralPnCAuthorizationError, _iso20_types.ResponseCode.WARNING_NoCertificateAvailable, _iso20_types.ResponseCode.WARNING_NoContractMatchingPCIDFound, _iso20_types.ResponseCode.WARNING_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.WARNING_ScheduleRenegotiationFailed, _iso20_types.ResponseCode.WARNING_StandbyNotAllowed, _iso20_types.ResponseCode.WARNING_WPT, _iso20_types.ResponseCode.FAILED, _iso20_types.ResponseCode.FAILED_AssociationError, _iso20_types.ResponseCode.FAILED_ContactorError, _iso20_types.ResponseCode.FAILED_EVPowerProfileInvalid, _iso20_types.ResponseCode.FAILED_EVPowerProfileViolation, _iso20_types.ResponseCode.FAILED_MeteringSignatureNotValid, _iso20_types.ResponseCode.FAILED_NoEnergyTransferServiceSelected, _iso20_types.ResponseCode.FAILED_NoServiceRenegotiationSupported, _iso20_types.ResponseCode.FAILED_PauseNotAllowed, _iso20_types.ResponseCode.FAILED_PowerDeliveryNotApplied, _iso20_types.ResponseCode.FAILED_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.FAILED_ScheduleRenegotiation, _iso20_types.ResponseCode.FAILED_ScheduleSelectionInvalid, _iso20_types.ResponseCode.FAILED_SequenceError, _iso20_types.ResponseCode.FAILED_ServiceIDInvalid, _iso20_types.ResponseCode.FAILED_ServiceSelectionInvalid, _iso20_types.ResponseCode.FAILED_SignatureError, _iso20_types.ResponseCode.FAILED_UnknownSession, _iso20_types.ResponseCode.FAILED_WrongChargeParameter, )
-_T7 = {2: (1, 3), 3: (0, 2)}
-_T8 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T9 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T10 = {0: (1, 2), 2: (0, 2)}
-_T11 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T12 = {4: (1, 2), 5: (0, 2)}
-_T13 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
-_T14 = {0: (1, 4), 1: (0, 4)}
-_T15 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
-_T16 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
-_T17 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
-_T18 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
-_T19 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
-_T20 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
-_T21 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
-_T22 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T23 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_T24 = {0: (1, 2), 1: (0, 1)}
-_EI25 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_EV26 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
-_T27 = {2: (1, 2), 3: (0, 1)}
-_T28 = {2: (1, 3), 3: (0, 3)}
-_T29 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
-_T30 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
-_T31 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
-_T32 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
-_T33 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T34 = {1: (1, 3), 2: (0, 3)}
-_T35 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
-_T36 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
-_T37 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T38 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_T39 = {0: (1, 3), 1: (0, 2)}
-_T40 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
-_T41 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T42 = {3: (1, 2), 4: (0, 2)}
-_T43 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
-_T44 = {0: (16, 5), 1: (8, 4)}
-_EI45 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
-_EV46 = (_iso20_wpt.WPT_AlignmentCheckMethod.PowerCheck, _iso20_wpt.WPT_AlignmentCheckMethod.LPE, _iso20_wpt.WPT_AlignmentCheckMethod.Proprietary, )
-_EI47 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_EV48 = (_iso20_types.Processing.Finished, _iso20_types.Processing.Ongoing, _iso20_types.Processing.Ongoing_WaitingForCustomerInteraction, )
-_EI49 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
-_EV50 = (_iso20_wpt.WPT_EVResult.EVResultUnknown, _iso20_wpt.WPT_EVResult.EVResultSuccess, _iso20_wpt.WPT_EVResult.EVResultFailed, )
-_T51 = {4: (1, 2), 5: (1, 2), 6: (0, 1)}
-_T52 = {3: (1, 3), 4: (0, 2)}
-_T53 = {3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T54 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_EI55 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
-_EV56 = (_iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCNoIssue, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCTempOverheatDetected, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCPowerTransferAnomalyDetected, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCAnomalyDetected, )
-_T57 = {6: (1, 3), 7: (0, 2)}
-_T58 = {6: (2, 3), 7: (1, 2), 8: (0, 2)}
-_T59 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
+_T5 = {0: (1, 2), 2: (0, 2)}
+_T6 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T7 = {4: (1, 2), 5: (0, 2)}
+_T8 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
+_T9 = {0: (1, 4), 1: (0, 4)}
+_T10 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
+_T11 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
+_T12 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
+_T13 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
+_T14 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
+_T15 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
+_T16 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
+_T17 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T18 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_EI19 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_EV20 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
+_T21 = {0: (1, 2), 1: (0, 1)}
+_T22 = {2: (1, 2), 3: (0, 1)}
+_T23 = {2: (1, 3), 3: (0, 3)}
+_T24 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
+_T25 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
+_T26 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
+_T27 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
+_T28 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T29 = {1: (1, 3), 2: (0, 3)}
+_T30 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
+_T31 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
+_T32 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T33 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_T34 = {0: (1, 3), 1: (0, 2)}
+_T35 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
+_T36 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T37 = {3: (1, 2), 4: (0, 2)}
+_T38 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
+_T39 = {0: (16, 5), 1: (8, 4)}
+_EI40 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
+_EV41 = (_iso20_wpt.WPT_AlignmentCheckMethod.PowerCheck, _iso20_wpt.WPT_AlignmentCheckMethod.LPE, _iso20_wpt.WPT_AlignmentCheckMethod.Proprietary, )
+_EI42 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_EV43 = (_iso20_types.Processing.Finished, _iso20_types.Processing.Ongoing, _iso20_types.Processing.Ongoing_WaitingForCustomerInteraction, )
+_EI44 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
+_EV45 = (_iso20_wpt.WPT_EVResult.EVResultUnknown, _iso20_wpt.WPT_EVResult.EVResultSuccess, _iso20_wpt.WPT_EVResult.EVResultFailed, )
+_T46 = {4: (1, 2), 5: (1, 2), 6: (0, 1)}
+_EI47 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_EV48 = (_iso20_types.ResponseCode.OK, _iso20_types.ResponseCode.OK_CertificateExpiresSoon, _iso20_types.ResponseCode.OK_NewSessionEstablished, _iso20_types.ResponseCode.OK_OldSessionJoined, _iso20_types.ResponseCode.OK_PowerToleranceConfirmed, _iso20_types.ResponseCode.WARNING_AuthorizationSelectionInvalid, _iso20_types.ResponseCode.WARNING_CertificateExpired, _iso20_types.ResponseCode.WARNING_CertificateNotYetValid, _iso20_types.ResponseCode.WARNING_CertificateRevoked, _iso20_types.ResponseCode.WARNING_CertificateValidationError, _iso20_types.ResponseCode.WARNING_ChallengeInvalid, _iso20_types.ResponseCode.WARNING_EIMAuthorizationFailure, _iso20_types.ResponseCode.WARNING_eMSPUnknown, _iso20_types.ResponseCode.WARNING_EVPowerProfileViolation, _iso20_types.ResponseCode.WARNING_GeneralPnCAuthorizationError, _iso20_types.ResponseCode.WARNING_NoCertificateAvailable, _iso20_types.ResponseCode.WARNING_NoContractMatchingPCIDFound, _iso20_types.ResponseCode.WARNING_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.WARNING_ScheduleRenegotiationFailed, _iso20_types.ResponseCode.WARNING_StandbyNotAllowed, _iso20_types.ResponseCode.WARNING_WPT, _iso20_types.ResponseCode.FAILED, _iso20_types.ResponseCode.FAILED_AssociationError, _iso20_types.ResponseCode.FAILED_ContactorError, _iso20_types.ResponseCode.FAILED_EVPowerProfileInvalid, _iso20_types.ResponseCode.FAILED_EVPowerProfileViolation, _iso20_types.ResponseCode.FAILED_MeteringSignatureNotValid, _iso20_types.ResponseCode.FAILED_NoEnergyTransferServiceSelected, _iso20_types.ResponseCode.FAILED_NoServiceRenegotiationSupported, _iso20_types.ResponseCode.FAILED_PauseNotAllowed, _iso20_types.ResponseCode.FAILED_PowerDeliveryNotApplied, _iso20_types.ResponseCode.FAILED_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.FAILED_ScheduleRenegotiation, _iso20_types.ResponseCode.FAILED_ScheduleSelectionInvalid, _iso20_types.ResponseCode.FAILED_SequenceError, _iso20_types.ResponseCode.FAILED_ServiceIDInvalid, _iso20_types.ResponseCode.FAILED_ServiceSelectionInvalid, _iso20_types.ResponseCode.FAILED_SignatureError, _iso20_types.ResponseCode.FAILED_UnknownSession, _iso20_types.ResponseCode.FAILED_WrongChargeParameter, )
+_T49 = {3: (1, 3), 4: (0, 2)}
+_T50 = {3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T51 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_EI52 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
+_EV53 = (_iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCNoIssue, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCTempOverheatDetected, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCPowerTransferAnomalyDetected, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCAnomalyDetected, )
+_T54 = {6: (1, 3), 7: (0, 2)}
+_T55 = {6: (2, 3), 7: (1, 2), 8: (0, 2)}
+_T56 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
+_T57 = {2: (1, 3), 3: (0, 2)}
+_T58 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
+_T59 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
 _T60 = {6: (1, 2), 7: (0, 1)}
 _EI61 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
 _EV62 = (_iso20_wpt.WPT_SPCChargeDiagnostics.SPCNoIssue, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCFODDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCLOPDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCTempOverheatDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCPowerTransferAnomalyDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCAnomalyDetected, )
@@ -150,7 +151,7 @@ def _d_AlternativeSECCListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.Al
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'AlternativeSECC, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'AlternativeSECC, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -233,7 +234,7 @@ def _d_AlternativeSECCType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.Altern
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'SSID, BSSID, IPAddress, Port, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'SSID, BSSID, IPAddress, Port, EE', 5)
         p += 3
         nxt = (0, 1, 2, 3, -1)[c]
         if nxt == 0:
@@ -242,7 +243,7 @@ def _d_AlternativeSECCType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.Altern
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'BSSID, IPAddress, Port, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'BSSID, IPAddress, Port, EE', 4)
             p += 3
             nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
@@ -251,7 +252,7 @@ def _d_AlternativeSECCType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.Altern
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'IPAddress, Port, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'IPAddress, Port, EE', 3)
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -260,7 +261,7 @@ def _d_AlternativeSECCType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.Altern
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Port, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Port, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
@@ -299,9 +300,7 @@ def _e_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -309,14 +308,11 @@ def _e_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLReqControlMode):
+def _d_CLReqControlModeType(D, T, p, L, R):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -329,9 +325,7 @@ def _e_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -339,14 +333,11 @@ def _e_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLResControlMode):
+def _d_CLResControlModeType(D, T, p, L, R):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -359,7 +350,7 @@ def _e_CanonicalizationMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_CanonicalizationMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 4)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -371,7 +362,7 @@ def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 4)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -384,33 +375,7 @@ def _e_ChargeLoopReqType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.display_parameters
-        if v is not None:
-            f = 'DisplayParameters'
-            acc <<= 2
-            n += 2
-            acc, n = _e_DisplayParametersType(acc, n, v)
-            s = 2
-        v = o.meter_info_requested
-        if v is None: raise missing('MeterInfoRequested')
-        f = 'MeterInfoRequested'
-        cw = _T0.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc = (acc << 3) | (w_bool(v) << 1)
-        n += 3
-        s = 3
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -418,44 +383,11 @@ def _e_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
+def _d_ChargeLoopReqType(D, T, p, L, R):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x1 = None
-        nxt = 0
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
-        p += 2
-        nxt = (1, 2)[c]
-        if nxt == 1:
-            f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x1 = v
-            nxt = 2
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        f = 'MeterInfoRequested'
-        x = (D >> (T - p - 3)) & 7
-        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
-        v = (x & 2) == 2
-        p += 3
-        x2 = v
-        nxt = -1
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        return o, p
+        raise DecodeError('type ChargeLoopReqType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -468,50 +400,7 @@ def _e_ChargeLoopResType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI5)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        v = o.evse_status
-        if v is not None:
-            f = 'EVSEStatus'
-            acc <<= 3
-            n += 3
-            acc, n = _e_EVSEStatusType(acc, n, v)
-            s = 3
-        v = o.meter_info
-        if v is not None:
-            f = 'MeterInfo'
-            cw = _T7.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_MeterInfoType(acc, n, v)
-            s = 4
-        v = o.receipt
-        if v is not None:
-            f = 'Receipt'
-            cw = _T8.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_ReceiptType(acc, n, v)
-            s = 5
-        cw = _T9.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -519,64 +408,11 @@ def _e_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
+def _d_ChargeLoopResType(D, T, p, L, R):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x2 = None
-        x3 = None
-        x4 = None
-        nxt = 0
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        nxt = 1
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV6[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EE')
-        p += 3
-        nxt = (2, 3, 4, -1)[c]
-        if nxt == 2:
-            f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x2 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
-            p += 2
-            nxt = (3, 4, -1)[c]
-        if nxt == 3:
-            f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x3 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
-            p += 2
-            nxt = (4, -1)[c]
-        if nxt == 4:
-            f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x4 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        _s4(o, x4)
-        return o, p
+        raise DecodeError('type ChargeLoopResType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -589,16 +425,7 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -606,20 +433,11 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R):
     """Decode ChargeParameterDiscoveryReqType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type ChargeParameterDiscoveryReqType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -632,23 +450,7 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI5)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -656,27 +458,11 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R):
     """Decode ChargeParameterDiscoveryResType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV6[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type ChargeParameterDiscoveryResType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -707,7 +493,7 @@ def _e_DSAKeyValueType(acc, n, o):
         v = o.g
         if v is not None:
             f = 'G'
-            cw = _T10.get(s)
+            cw = _T5.get(s)
             if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -716,7 +502,7 @@ def _e_DSAKeyValueType(acc, n, o):
         v = o.y
         if v is None: raise missing('Y')
         f = 'Y'
-        cw = _T11.get(s)
+        cw = _T6.get(s)
         if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -732,7 +518,7 @@ def _e_DSAKeyValueType(acc, n, o):
         v = o.seed
         if v is not None:
             f = 'Seed'
-            cw = _T12.get(s)
+            cw = _T7.get(s)
             if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -746,7 +532,7 @@ def _e_DSAKeyValueType(acc, n, o):
             n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T13.get(s)
+        cw = _T8.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -769,7 +555,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -786,7 +572,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -802,7 +588,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -811,7 +597,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -981,7 +767,7 @@ def _e_DigestMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_DigestMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 12)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -993,7 +779,7 @@ def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 12)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1016,7 +802,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T14.get(s)
+            cw = _T9.get(s)
             if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1027,7 +813,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T15.get(s)
+            cw = _T10.get(s)
             if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1038,7 +824,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.maximum_soc
         if v is not None:
             f = 'MaximumSOC'
-            cw = _T16.get(s)
+            cw = _T11.get(s)
             if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1049,7 +835,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_minimum_soc
         if v is not None:
             f = 'RemainingTimeToMinimumSOC'
-            cw = _T17.get(s)
+            cw = _T12.get(s)
             if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1063,7 +849,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_target_soc
         if v is not None:
             f = 'RemainingTimeToTargetSOC'
-            cw = _T18.get(s)
+            cw = _T13.get(s)
             if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1077,7 +863,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.remaining_time_to_maximum_soc
         if v is not None:
             f = 'RemainingTimeToMaximumSOC'
-            cw = _T19.get(s)
+            cw = _T14.get(s)
             if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1091,7 +877,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.charging_complete
         if v is not None:
             f = 'ChargingComplete'
-            cw = _T20.get(s)
+            cw = _T15.get(s)
             if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1101,7 +887,7 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.battery_energy_capacity
         if v is not None:
             f = 'BatteryEnergyCapacity'
-            cw = _T21.get(s)
+            cw = _T16.get(s)
             if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1110,14 +896,14 @@ def _e_DisplayParametersType(acc, n, o):
         v = o.inlet_hot
         if v is not None:
             f = 'InletHot'
-            cw = _T22.get(s)
+            cw = _T17.get(s)
             if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc = (acc << 3) | (w_bool(v) << 1)
             n += 3
             s = 10
-        cw = _T23.get(s)
+        cw = _T18.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -1144,7 +930,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
         x8 = None
         x9 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 11)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
@@ -1156,7 +942,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 10)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
@@ -1168,7 +954,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 9)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
@@ -1180,7 +966,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
@@ -1192,7 +978,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
@@ -1211,7 +997,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -1230,7 +1016,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -1249,7 +1035,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -1260,7 +1046,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 3
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -1269,7 +1055,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -1306,44 +1092,7 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 12) | (v << 1)
-                n += 12
-            else:
-                acc <<= 2
-                n += 2
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        v = o.ev_target_energy_request
-        if v is None: raise missing('EVTargetEnergyRequest')
-        f = 'EVTargetEnergyRequest'
-        cw = _T24.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 2
-        v = o.ev_maximum_energy_request
-        if v is None: raise missing('EVMaximumEnergyRequest')
-        f = 'EVMaximumEnergyRequest'
-        acc <<= 1
-        n += 1
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 3
-        v = o.ev_minimum_energy_request
-        if v is None: raise missing('EVMinimumEnergyRequest')
-        f = 'EVMinimumEnergyRequest'
-        acc <<= 1
-        n += 1
-        acc, n = _e_RationalNumberType(acc, n, v)
-        s = 4
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1351,60 +1100,11 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Dynamic_CLReqControlModeType(D, T, p, L, R):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
-        x0 = None
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
-        p += 2
-        nxt = (0, 1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            nxt = 1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x1 = v
-        nxt = 2
-        f = 'EVMaximumEnergyRequest'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
-        p += 1
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x2 = v
-        nxt = 3
-        f = 'EVMinimumEnergyRequest'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
-        p += 1
-        v, p = _d_RationalNumberType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x3 = v
-        nxt = -1
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        return o, p
+        raise DecodeError('type Dynamic_CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1417,59 +1117,7 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 13) | (v << 1)
-                n += 13
-            else:
-                acc <<= 3
-                n += 3
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        v = o.minimum_soc
-        if v is not None:
-            f = 'MinimumSOC'
-            cw = _T1.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
-            acc = (acc << 9) | ((v - 0) << 1)
-            n += 9
-            s = 2
-        v = o.target_soc
-        if v is not None:
-            f = 'TargetSOC'
-            cw = _T2.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
-            acc = (acc << 9) | ((v - 0) << 1)
-            n += 9
-            s = 3
-        v = o.ack_max_delay
-        if v is not None:
-            f = 'AckMaxDelay'
-            cw = _T3.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
-            if v < 128:
-                acc = (acc << 10) | (v << 1)
-                n += 10
-            else:
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 4
-        cw = _T4.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1477,85 +1125,11 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
+def _d_Dynamic_CLResControlModeType(D, T, p, L, R):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE')
-        p += 3
-        nxt = (0, 1, 2, 3, -1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
-            p += 3
-            nxt = (1, 2, 3, -1)[c]
-        if nxt == 1:
-            f = 'MinimumSOC'
-            x = (D >> (T - p - 9)) & 511
-            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
-            v = (x >> 1) & 127
-            if v > 100: raise out_of_range(v, 0, 100, p)
-            p += 9
-            x1 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EE')
-            p += 2
-            nxt = (2, 3, -1)[c]
-        if nxt == 2:
-            f = 'TargetSOC'
-            x = (D >> (T - p - 9)) & 511
-            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
-            v = (x >> 1) & 127
-            if v > 100: raise out_of_range(v, 0, 100, p)
-            p += 9
-            x2 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EE')
-            p += 2
-            nxt = (3, -1)[c]
-        if nxt == 3:
-            f = 'AckMaxDelay'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 65535)
-                    if p > L: D, T, L = window(R, p)
-            x3 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        _s3(o, x3)
-        return o, p
+        raise DecodeError('type Dynamic_CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1583,7 +1157,7 @@ def _e_EVSEStatusType(acc, n, o):
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        i = enum_index(v, _EI25)
+        i = enum_index(v, _EI19)
         acc = (acc << 6) | (i << 1)
         n += 6
         s = 2
@@ -1619,7 +1193,7 @@ def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.EVSEStatu
         f = 'EVSENotification'
         x = (D >> (T - p - 6)) & 63
         if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
-        v = _EV26[(x >> 1) & 7]
+        v = _EV20[(x >> 1) & 7]
         p += 6
         x1 = v
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -1640,7 +1214,7 @@ def _e_KeyInfoType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyInfoType)
+        return enc_generic(acc, n, o, SCHEMA, 17)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1652,7 +1226,7 @@ def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, SCHEMA, 17)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1665,7 +1239,7 @@ def _e_KeyValueType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyValueType)
+        return enc_generic(acc, n, o, SCHEMA, 18)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1677,7 +1251,7 @@ def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, SCHEMA, 18)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1736,7 +1310,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_t
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -1775,7 +1349,7 @@ def _e_ManifestType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
-                    cw = _T24.get(s)
+                    cw = _T21.get(s)
                     if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -1802,7 +1376,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1820,7 +1394,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -1866,7 +1440,7 @@ def _e_MessageHeaderType(acc, n, o):
             n += 2
             acc, n = _e_SignatureType(acc, n, v)
             s = 3
-        cw = _T27.get(s)
+        cw = _T22.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -1908,7 +1482,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Messag
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -1970,7 +1544,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.capacitive_energy_reading_va_rh
         if v is not None:
             f = 'CapacitiveEnergyReadingVARh'
-            cw = _T28.get(s)
+            cw = _T23.get(s)
             if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1984,7 +1558,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.bpt_inductive_energy_reading_va_rh
         if v is not None:
             f = 'BPT_InductiveEnergyReadingVARh'
-            cw = _T29.get(s)
+            cw = _T24.get(s)
             if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -1998,7 +1572,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_signature
         if v is not None:
             f = 'MeterSignature'
-            cw = _T30.get(s)
+            cw = _T25.get(s)
             if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2007,7 +1581,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_status
         if v is not None:
             f = 'MeterStatus'
-            cw = _T31.get(s)
+            cw = _T26.get(s)
             if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2024,7 +1598,7 @@ def _e_MeterInfoType(acc, n, o):
         v = o.meter_timestamp
         if v is not None:
             f = 'MeterTimestamp'
-            cw = _T32.get(s)
+            cw = _T27.get(s)
             if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2035,7 +1609,7 @@ def _e_MeterInfoType(acc, n, o):
             else:
                 acc, n = w_el_uint_raw(acc, n, v)
             s = 8
-        cw = _T33.get(s)
+        cw = _T28.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2082,7 +1656,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -2101,7 +1675,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -2120,7 +1694,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -2139,7 +1713,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -2148,7 +1722,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -2169,7 +1743,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -2212,7 +1786,7 @@ def _e_ObjectType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_ObjectType)
+        return enc_generic(acc, n, o, SCHEMA, 23)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2224,7 +1798,7 @@ def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, SCHEMA, 23)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2237,7 +1811,7 @@ def _e_PGPDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_PGPDataType)
+        return enc_generic(acc, n, o, SCHEMA, 24)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2249,7 +1823,7 @@ def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 24)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2418,7 +1992,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.occupancy_costs
         if v is not None:
             f = 'OccupancyCosts'
-            cw = _T34.get(s)
+            cw = _T29.get(s)
             if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2427,7 +2001,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.additional_services_costs
         if v is not None:
             f = 'AdditionalServicesCosts'
-            cw = _T35.get(s)
+            cw = _T30.get(s)
             if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2436,7 +2010,7 @@ def _e_ReceiptType(acc, n, o):
         v = o.overstay_costs
         if v is not None:
             f = 'OverstayCosts'
-            cw = _T36.get(s)
+            cw = _T31.get(s)
             if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2451,7 +2025,7 @@ def _e_ReceiptType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TaxCosts'
                 if i == 0:
-                    cw = _T37.get(s)
+                    cw = _T32.get(s)
                     if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -2461,7 +2035,7 @@ def _e_ReceiptType(acc, n, o):
                 acc, n = _e_DetailedTaxType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 10 else 6
-        cw = _T38.get(s)
+        cw = _T33.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2500,7 +2074,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
@@ -2509,7 +2083,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 5)
             p += 3
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
@@ -2518,7 +2092,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 4)
             p += 3
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -2527,7 +2101,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -2536,7 +2110,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -2547,7 +2121,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -2644,7 +2218,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -2653,7 +2227,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -2662,7 +2236,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -2671,7 +2245,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -2726,7 +2300,7 @@ def _e_RetrievalMethodType(acc, n, o):
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T39.get(s)
+            cw = _T34.get(s)
             if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -2735,13 +2309,13 @@ def _e_RetrievalMethodType(acc, n, o):
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T40.get(s)
+            cw = _T35.get(s)
             if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
             s = 3
-        cw = _T41.get(s)
+        cw = _T36.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -2761,7 +2335,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -2770,7 +2344,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -2779,7 +2353,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -2807,7 +2381,7 @@ def _e_SPKIDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SPKIDataType)
+        return enc_generic(acc, n, o, SCHEMA, 30)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2819,7 +2393,7 @@ def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 30)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2832,36 +2406,7 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.ev_target_energy_request
-        if v is not None:
-            f = 'EVTargetEnergyRequest'
-            acc <<= 3
-            n += 3
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 1
-        v = o.ev_maximum_energy_request
-        if v is not None:
-            f = 'EVMaximumEnergyRequest'
-            cw = _T39.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 2
-        v = o.ev_minimum_energy_request
-        if v is not None:
-            f = 'EVMinimumEnergyRequest'
-            cw = _T40.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = _e_RationalNumberType(acc, n, v)
-            s = 3
-        cw = _T41.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2869,48 +2414,11 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Scheduled_CLReqControlModeType(D, T, p, L, R):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-        p += 3
-        nxt = (0, 1, 2, -1)[c]
-        if nxt == 0:
-            f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x0 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
-            p += 2
-            nxt = (1, 2, -1)[c]
-        if nxt == 1:
-            f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x1 = v
-            c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
-            p += 2
-            nxt = (2, -1)[c]
-        if nxt == 2:
-            f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x2 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        _s2(o, x2)
-        return o, p
+        raise DecodeError('type Scheduled_CLReqControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2923,9 +2431,7 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2933,14 +2439,11 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
+def _d_Scheduled_CLResControlModeType(D, T, p, L, R):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type Scheduled_CLResControlModeType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2953,7 +2456,7 @@ def _e_SignatureMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignatureMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 33)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2965,7 +2468,7 @@ def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 33)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -2994,7 +2497,7 @@ def _e_SignaturePropertiesType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SignatureProperty'
                 if i == 0:
-                    cw = _T24.get(s)
+                    cw = _T21.get(s)
                     if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -3021,7 +2524,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3039,7 +2542,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -3059,7 +2562,7 @@ def _e_SignaturePropertyType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignaturePropertyType)
+        return enc_generic(acc, n, o, SCHEMA, 35)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3071,7 +2574,7 @@ def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, SCHEMA, 35)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3094,7 +2597,7 @@ def _e_SignatureType(acc, n, o):
         v = o.signed_info
         if v is None: raise missing('SignedInfo')
         f = 'SignedInfo'
-        cw = _T24.get(s)
+        cw = _T21.get(s)
         if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3122,7 +2625,7 @@ def _e_SignatureType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Object'
                 if i == 0:
-                    cw = _T42.get(s)
+                    cw = _T37.get(s)
                     if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -3132,7 +2635,7 @@ def _e_SignatureType(acc, n, o):
                 acc, n = _e_ObjectType(acc, n, v)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 5
-        cw = _T43.get(s)
+        cw = _T38.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3152,7 +2655,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3175,7 +2678,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -3184,7 +2687,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -3194,7 +2697,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -3227,11 +2730,11 @@ def _e_SignatureValueType(acc, n, o):
         v = o.value
         f = "value"
         if len(v) == 0:
-            cw = _T44[s]
+            cw = _T39[s]
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             return acc, n
-        cw = _T24.get(s)
+        cw = _T21.get(s)
         if cw is None: raise not_allowed('value', '@Id, CH | CH')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3255,7 +2758,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -3271,7 +2774,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -3312,7 +2815,7 @@ def _e_SignedInfoType(acc, n, o):
         v = o.canonicalization_method
         if v is None: raise missing('CanonicalizationMethod')
         f = 'CanonicalizationMethod'
-        cw = _T24.get(s)
+        cw = _T21.get(s)
         if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3359,7 +2862,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3391,7 +2894,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -3413,7 +2916,7 @@ def _e_TransformType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_TransformType)
+        return enc_generic(acc, n, o, SCHEMA, 39)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3425,7 +2928,7 @@ def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, SCHEMA, 39)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3480,7 +2983,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -3499,16 +3002,7 @@ def _e_V2GMessageType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3516,20 +3010,11 @@ def _e_V2GMessageType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GMessageType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
+def _d_V2GMessageType(D, T, p, L, R):
     """Decode V2GMessageType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type V2GMessageType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3542,16 +3027,7 @@ def _e_V2GRequestType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3559,20 +3035,11 @@ def _e_V2GRequestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GRequestType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
+def _d_V2GRequestType(D, T, p, L, R):
     """Decode V2GRequestType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type V2GRequestType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3585,23 +3052,7 @@ def _e_V2GResponseType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.header
-        if v is None: raise missing('Header')
-        f = 'Header'
-        acc <<= 1
-        n += 1
-        acc, n = _e_MessageHeaderType(acc, n, v)
-        s = 1
-        v = o.response_code
-        if v is None: raise missing('ResponseCode')
-        f = 'ResponseCode'
-        i = enum_index(v, _EI5)
-        acc = (acc << 9) | (i << 1)
-        n += 9
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3609,27 +3060,11 @@ def _e_V2GResponseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GResponseType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
+def _d_V2GResponseType(D, T, p, L, R):
     """Decode V2GResponseType."""
+    f = ""
     try:
-        f = 'Header'
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
-        p += 1
-        v, p = _d_MessageHeaderType(D, T, p, L, R)
-        if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'ResponseCode'
-        x = (D >> (T - p - 9)) & 511
-        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV6[(x >> 1) & 63]
-        p += 9
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type V2GResponseType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3657,7 +3092,7 @@ def _e_WPT_AlignmentCheckMethodListType(acc, n, o):
                 else:
                     acc <<= 2
                     n += 2
-                i = enum_index(v, _EI45)
+                i = enum_index(v, _EI40)
                 acc = (acc << 4) | (i << 1)
                 n += 4
             if sp is not None: acc = unspill(acc, n, sp)
@@ -3687,13 +3122,13 @@ def _d_WPT_AlignmentCheckMethodListType(D, T, p, L, R, _new=_object_new, _C=_iso
             f = 'WPT_AlignmentCheckMethod'
             x = (D >> (T - p - 4)) & 15
             if x & 9: raise fused_error(x, 9, 4, p, 'WPT_AlignmentCheckMethod')
-            v = _EV46[(x >> 1) & 3]
+            v = _EV41[(x >> 1) & 3]
             p += 4
             x0.append(v)
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'WPT_AlignmentCheckMethod, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'WPT_AlignmentCheckMethod, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -3726,7 +3161,7 @@ def _e_WPT_AlignmentCheckReqType(acc, n, o):
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        i = enum_index(v, _EI47)
+        i = enum_index(v, _EI42)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 2
@@ -3740,11 +3175,11 @@ def _e_WPT_AlignmentCheckReqType(acc, n, o):
         v = o.ev_result_code
         if v is None: raise missing('EVResultCode')
         f = 'EVResultCode'
-        cw = _T27.get(s)
+        cw = _T22.get(s)
         if cw is None: raise not_allowed('EVResultCode', 'EVResultCode | TargetCoilCurrent, EVResultCode')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        i = enum_index(v, _EI49)
+        i = enum_index(v, _EI44)
         acc = (acc << 4) | (i << 1)
         n += 4
         s = 4
@@ -3765,7 +3200,7 @@ def _e_WPT_AlignmentCheckReqType(acc, n, o):
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 6 if cnt == 16 else 5
-        cw = _T51.get(s)
+        cw = _T46.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3794,11 +3229,11 @@ def _d_WPT_AlignmentCheckReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
         f = 'EVProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
-        v = _EV48[(x >> 1) & 3]
+        v = _EV43[(x >> 1) & 3]
         p += 5
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'TargetCoilCurrent, EVResultCode')
+        if c >= 2: raise bad_event(c, 2, p, 'TargetCoilCurrent, EVResultCode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -3812,11 +3247,11 @@ def _d_WPT_AlignmentCheckReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
         f = 'EVResultCode'
         x = (D >> (T - p - 4)) & 15
         if x & 9: raise fused_error(x, 9, 4, p, 'EVResultCode')
-        v = _EV50[(x >> 1) & 3]
+        v = _EV45[(x >> 1) & 3]
         p += 4
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
         p += 2
         nxt = (4, -1)[c]
         while nxt == 4:
@@ -3828,7 +3263,7 @@ def _d_WPT_AlignmentCheckReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
             k = len(x4)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (4, -1)[c]
             else:
@@ -3865,14 +3300,14 @@ def _e_WPT_AlignmentCheckResType(acc, n, o):
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        i = enum_index(v, _EI5)
+        i = enum_index(v, _EI47)
         acc = (acc << 9) | (i << 1)
         n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        i = enum_index(v, _EI47)
+        i = enum_index(v, _EI42)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 3
@@ -3886,7 +3321,7 @@ def _e_WPT_AlignmentCheckResType(acc, n, o):
         v = o.supply_device_current
         if v is not None:
             f = 'SupplyDeviceCurrent'
-            cw = _T52.get(s)
+            cw = _T49.get(s)
             if cw is None: raise not_allowed('SupplyDeviceCurrent', 'PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE | SupplyDeviceCurrent, VendorSpecificDataContainer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -3901,7 +3336,7 @@ def _e_WPT_AlignmentCheckResType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'VendorSpecificDataContainer'
                 if i == 0:
-                    cw = _T53.get(s)
+                    cw = _T50.get(s)
                     if cw is None: raise not_allowed('VendorSpecificDataContainer', 'PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE | SupplyDeviceCurrent, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -3911,7 +3346,7 @@ def _e_WPT_AlignmentCheckResType(acc, n, o):
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 16 else 6
-        cw = _T54.get(s)
+        cw = _T51.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE | SupplyDeviceCurrent, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -3941,18 +3376,18 @@ def _d_WPT_AlignmentCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV6[(x >> 1) & 63]
+        v = _EV48[(x >> 1) & 63]
         p += 9
         x1 = v
         nxt = 2
         f = 'EVSEProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
-        v = _EV48[(x >> 1) & 3]
+        v = _EV43[(x >> 1) & 3]
         p += 5
         x2 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE', 4)
         p += 3
         nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -3961,7 +3396,7 @@ def _d_WPT_AlignmentCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'SupplyDeviceCurrent, VendorSpecificDataContainer, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'SupplyDeviceCurrent, VendorSpecificDataContainer, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -3970,7 +3405,7 @@ def _d_WPT_AlignmentCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -3982,7 +3417,7 @@ def _d_WPT_AlignmentCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
             k = len(x5)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -4051,7 +3486,7 @@ def _e_WPT_ChargeLoopReqType(acc, n, o):
         v = o.evpc_charge_diagnostics
         if v is None: raise missing('EVPCChargeDiagnostics')
         f = 'EVPCChargeDiagnostics'
-        i = enum_index(v, _EI55)
+        i = enum_index(v, _EI52)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 6
@@ -4065,7 +3500,7 @@ def _e_WPT_ChargeLoopReqType(acc, n, o):
         v = o.evpc_power_control_parameter
         if v is not None:
             f = 'EVPCPowerControlParameter'
-            cw = _T57.get(s)
+            cw = _T54.get(s)
             if cw is None: raise not_allowed('EVPCPowerControlParameter', 'EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4080,7 +3515,7 @@ def _e_WPT_ChargeLoopReqType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ManufacturerSpecificDataContainer'
                 if i == 0:
-                    cw = _T58.get(s)
+                    cw = _T55.get(s)
                     if cw is None: raise not_allowed('ManufacturerSpecificDataContainer', 'EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | ManufacturerSpecificDataContainer, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -4090,7 +3525,7 @@ def _e_WPT_ChargeLoopReqType(acc, n, o):
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 10 if cnt == 16 else 9
-        cw = _T59.get(s)
+        cw = _T56.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | ManufacturerSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -4118,7 +3553,7 @@ def _d_WPT_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
+        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -4153,11 +3588,11 @@ def _d_WPT_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
         f = 'EVPCChargeDiagnostics'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVPCChargeDiagnostics')
-        v = _EV56[(x >> 1) & 3]
+        v = _EV53[(x >> 1) & 3]
         p += 5
         x5 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', 4)
         p += 3
         nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
@@ -4166,7 +3601,7 @@ def _d_WPT_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', 3)
             p += 2
             nxt = (7, 8, -1)[c]
         if nxt == 7:
@@ -4175,7 +3610,7 @@ def _d_WPT_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE', 2)
             p += 2
             nxt = (8, -1)[c]
         while nxt == 8:
@@ -4187,7 +3622,7 @@ def _d_WPT_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             k = len(x8)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (8, -1)[c]
             else:
@@ -4228,7 +3663,7 @@ def _e_WPT_ChargeLoopResType(acc, n, o):
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        i = enum_index(v, _EI5)
+        i = enum_index(v, _EI47)
         acc = (acc << 9) | (i << 1)
         n += 9
         s = 2
@@ -4242,7 +3677,7 @@ def _e_WPT_ChargeLoopResType(acc, n, o):
         v = o.meter_info
         if v is not None:
             f = 'MeterInfo'
-            cw = _T7.get(s)
+            cw = _T57.get(s)
             if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest | MeterInfo, Receipt, EVPCPowerRequest')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4251,7 +3686,7 @@ def _e_WPT_ChargeLoopResType(acc, n, o):
         v = o.receipt
         if v is not None:
             f = 'Receipt'
-            cw = _T8.get(s)
+            cw = _T58.get(s)
             if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest | MeterInfo, Receipt, EVPCPowerRequest | Receipt, EVPCPowerRequest')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -4260,7 +3695,7 @@ def _e_WPT_ChargeLoopResType(acc, n, o):
         v = o.evpc_power_request
         if v is None: raise missing('EVPCPowerRequest')
         f = 'EVPCPowerRequest'
-        cw = _T9.get(s)
+        cw = _T59.get(s)
         if cw is None: raise not_allowed('EVPCPowerRequest', 'EVPCPowerRequest | EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest | MeterInfo, Receipt, EVPCPowerRequest | Receipt, EVPCPowerRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -4365,11 +3800,11 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV6[(x >> 1) & 63]
+        v = _EV48[(x >> 1) & 63]
         p += 9
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest')
+        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest', 4)
         p += 3
         nxt = (2, 3, 4, 5)[c]
         if nxt == 2:
@@ -4378,7 +3813,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVPCPowerRequest')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVPCPowerRequest', 3)
             p += 2
             nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -4387,7 +3822,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVPCPowerRequest')
+            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVPCPowerRequest', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -4403,7 +3838,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SDPowerInput, SPCMaxOutputPowerLimit')
+        if c >= 2: raise bad_event(c, 2, p, 'SDPowerInput, SPCMaxOutputPowerLimit', 2)
         p += 2
         nxt = (6, 7)[c]
         if nxt == 6:
@@ -4433,7 +3868,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
         p += 6
         x9 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', 4)
         p += 3
         nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
@@ -4442,7 +3877,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', 3)
             p += 2
             nxt = (11, 12, -1)[c]
         if nxt == 11:
@@ -4451,7 +3886,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE', 2)
             p += 2
             nxt = (12, -1)[c]
         while nxt == 12:
@@ -4463,7 +3898,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             k = len(x12)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (12, -1)[c]
             else:
@@ -4646,7 +4081,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_
         p += 4
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
         p += 2
         nxt = (6, -1)[c]
         while nxt == 6:
@@ -4658,7 +4093,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_
             k = len(x6)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (6, -1)[c]
             else:
@@ -4697,7 +4132,7 @@ def _e_WPT_ChargeParameterDiscoveryResType(acc, n, o):
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        i = enum_index(v, _EI5)
+        i = enum_index(v, _EI47)
         acc = (acc << 9) | (i << 1)
         n += 9
         s = 2
@@ -4805,7 +4240,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV6[(x >> 1) & 63]
+        v = _EV48[(x >> 1) & 63]
         p += 9
         x1 = v
         nxt = 2
@@ -4878,7 +4313,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x8 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SDManufacturerSpecificDataContainer, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SDManufacturerSpecificDataContainer, EE', 2)
         p += 2
         nxt = (9, -1)[c]
         while nxt == 9:
@@ -4890,7 +4325,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_
             k = len(x9)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'SDManufacturerSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'SDManufacturerSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (9, -1)[c]
             else:
@@ -5189,7 +4624,7 @@ def _d_WPT_FinePositioningMethodListType(D, T, p, L, R, _new=_object_new, _C=_is
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'WPT_FinePositioningMethod, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'WPT_FinePositioningMethod, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -5222,14 +4657,14 @@ def _e_WPT_FinePositioningReqType(acc, n, o):
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        i = enum_index(v, _EI47)
+        i = enum_index(v, _EI42)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 2
         v = o.ev_result_code
         if v is None: raise missing('EVResultCode')
         f = 'EVResultCode'
-        i = enum_index(v, _EI49)
+        i = enum_index(v, _EI44)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 3
@@ -5288,18 +4723,18 @@ def _d_WPT_FinePositioningReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
         f = 'EVProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
-        v = _EV48[(x >> 1) & 3]
+        v = _EV43[(x >> 1) & 3]
         p += 5
         x1 = v
         nxt = 2
         f = 'EVResultCode'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVResultCode')
-        v = _EV50[(x >> 1) & 3]
+        v = _EV45[(x >> 1) & 3]
         p += 5
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         while nxt == 3:
@@ -5311,12 +4746,12 @@ def _d_WPT_FinePositioningReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
             k = len(x3)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
+                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE', 3)
                 p += 2
                 nxt = (3, 4, -1)[c]
             else:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'WPT_LF_DataPackageList, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'WPT_LF_DataPackageList, EE', 2)
                 p += 2
                 nxt = (4, -1)[c]
         if nxt == 4:
@@ -5357,14 +4792,14 @@ def _e_WPT_FinePositioningResType(acc, n, o):
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        i = enum_index(v, _EI5)
+        i = enum_index(v, _EI47)
         acc = (acc << 9) | (i << 1)
         n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        i = enum_index(v, _EI47)
+        i = enum_index(v, _EI42)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 3
@@ -5423,18 +4858,18 @@ def _d_WPT_FinePositioningResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV6[(x >> 1) & 63]
+        v = _EV48[(x >> 1) & 63]
         p += 9
         x1 = v
         nxt = 2
         f = 'EVSEProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
-        v = _EV48[(x >> 1) & 3]
+        v = _EV43[(x >> 1) & 3]
         p += 5
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         while nxt == 3:
@@ -5446,12 +4881,12 @@ def _d_WPT_FinePositioningResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
             k = len(x3)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
+                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE', 3)
                 p += 2
                 nxt = (3, 4, -1)[c]
             else:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'WPT_LF_DataPackageList, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'WPT_LF_DataPackageList, EE', 2)
                 p += 2
                 nxt = (4, -1)[c]
         if nxt == 4:
@@ -5492,7 +4927,7 @@ def _e_WPT_FinePositioningSetupReqType(acc, n, o):
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        i = enum_index(v, _EI47)
+        i = enum_index(v, _EI42)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 2
@@ -5584,7 +5019,7 @@ def _d_WPT_FinePositioningSetupReqType(D, T, p, L, R, _new=_object_new, _C=_iso2
         f = 'EVProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
-        v = _EV48[(x >> 1) & 3]
+        v = _EV43[(x >> 1) & 3]
         p += 5
         x1 = v
         nxt = 2
@@ -5626,7 +5061,7 @@ def _d_WPT_FinePositioningSetupReqType(D, T, p, L, R, _new=_object_new, _C=_iso2
                 if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE', 3)
         p += 2
         nxt = (6, 7, -1)[c]
         while nxt == 6:
@@ -5638,12 +5073,12 @@ def _d_WPT_FinePositioningSetupReqType(D, T, p, L, R, _new=_object_new, _C=_iso2
             k = len(x6)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
+                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE', 3)
                 p += 2
                 nxt = (6, 7, -1)[c]
             else:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'LF_SystemSetupData, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'LF_SystemSetupData, EE', 2)
                 p += 2
                 nxt = (7, -1)[c]
         if nxt == 7:
@@ -5687,7 +5122,7 @@ def _e_WPT_FinePositioningSetupResType(acc, n, o):
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        i = enum_index(v, _EI5)
+        i = enum_index(v, _EI47)
         acc = (acc << 9) | (i << 1)
         n += 9
         s = 2
@@ -5779,7 +5214,7 @@ def _d_WPT_FinePositioningSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso2
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV6[(x >> 1) & 63]
+        v = _EV48[(x >> 1) & 63]
         p += 9
         x1 = v
         nxt = 2
@@ -5821,7 +5256,7 @@ def _d_WPT_FinePositioningSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso2
                 if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE', 3)
         p += 2
         nxt = (6, 7, -1)[c]
         while nxt == 6:
@@ -5833,12 +5268,12 @@ def _d_WPT_FinePositioningSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso2
             k = len(x6)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
+                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE', 3)
                 p += 2
                 nxt = (6, 7, -1)[c]
             else:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'LF_SystemSetupData, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'LF_SystemSetupData, EE', 2)
                 p += 2
                 nxt = (7, -1)[c]
         if nxt == 7:
@@ -5976,7 +5411,7 @@ def _d_WPT_LF_DataPackageType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT
         p += 11
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'LF_TxData, LF_RxData')
+        if c >= 2: raise bad_event(c, 2, p, 'LF_TxData, LF_RxData', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -6032,6 +5467,9 @@ def _e_WPT_LF_ReceiverDataType(acc, n, o):
                 if i == 0:
                     acc <<= 1
                     n += 1
+                elif i < 2:
+                    acc <<= 1
+                    n += 1
                 else:
                     acc <<= 2
                     n += 2
@@ -6077,7 +5515,7 @@ def _d_WPT_LF_ReceiverDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WP
                 p += 1
             elif k < 255:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RxSpecData, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RxSpecData, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -6366,7 +5804,7 @@ def _d_WPT_LF_SystemSetupDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'LF_TransmitterSetupData, LF_ReceiverSetupData')
+        if c >= 2: raise bad_event(c, 2, p, 'LF_TransmitterSetupData, LF_ReceiverSetupData', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -6428,6 +5866,9 @@ def _e_WPT_LF_TransmitterDataType(acc, n, o):
                 if i == 0:
                     acc <<= 1
                     n += 1
+                elif i < 2:
+                    acc <<= 1
+                    n += 1
                 else:
                     acc <<= 2
                     n += 2
@@ -6437,7 +5878,7 @@ def _e_WPT_LF_TransmitterDataType(acc, n, o):
         v = o.tx_package_spec_data
         if v is not None:
             f = 'TxPackageSpecData'
-            cw = _T12.get(s)
+            cw = _T7.get(s)
             if cw is None: raise not_allowed('TxPackageSpecData', 'TxPackageSpecData, EE | TxSpecData, TxPackageSpecData, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6490,12 +5931,12 @@ def _d_WPT_LF_TransmitterDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
                 p += 1
             elif k < 255:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 3: raise bad_event(c, 2, p, 'TxSpecData, TxPackageSpecData, EE')
+                if c >= 3: raise bad_event(c, 2, p, 'TxSpecData, TxPackageSpecData, EE', 3)
                 p += 2
                 nxt = (2, 3, -1)[c]
             else:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TxPackageSpecData, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TxPackageSpecData, EE', 2)
                 p += 2
                 nxt = (3, -1)[c]
         if nxt == 3:
@@ -6692,7 +6133,7 @@ def _d_WPT_PairingMethodListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'WPT_PairingMethod, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'WPT_PairingMethod, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -6725,7 +6166,7 @@ def _e_WPT_PairingReqType(acc, n, o):
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        i = enum_index(v, _EI47)
+        i = enum_index(v, _EI42)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 2
@@ -6744,11 +6185,11 @@ def _e_WPT_PairingReqType(acc, n, o):
         v = o.ev_result_code
         if v is None: raise missing('EVResultCode')
         f = 'EVResultCode'
-        cw = _T27.get(s)
+        cw = _T22.get(s)
         if cw is None: raise not_allowed('EVResultCode', 'EVResultCode | ObservedIDCode, EVResultCode')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        i = enum_index(v, _EI49)
+        i = enum_index(v, _EI44)
         acc = (acc << 4) | (i << 1)
         n += 4
         s = 4
@@ -6769,7 +6210,7 @@ def _e_WPT_PairingReqType(acc, n, o):
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 6 if cnt == 16 else 5
-        cw = _T51.get(s)
+        cw = _T46.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -6798,11 +6239,11 @@ def _d_WPT_PairingReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
         f = 'EVProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
-        v = _EV48[(x >> 1) & 3]
+        v = _EV43[(x >> 1) & 3]
         p += 5
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ObservedIDCode, EVResultCode')
+        if c >= 2: raise bad_event(c, 2, p, 'ObservedIDCode, EVResultCode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -6827,11 +6268,11 @@ def _d_WPT_PairingReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
         f = 'EVResultCode'
         x = (D >> (T - p - 4)) & 15
         if x & 9: raise fused_error(x, 9, 4, p, 'EVResultCode')
-        v = _EV50[(x >> 1) & 3]
+        v = _EV45[(x >> 1) & 3]
         p += 4
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
         p += 2
         nxt = (4, -1)[c]
         while nxt == 4:
@@ -6843,7 +6284,7 @@ def _d_WPT_PairingReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
             k = len(x4)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (4, -1)[c]
             else:
@@ -6880,14 +6321,14 @@ def _e_WPT_PairingResType(acc, n, o):
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        i = enum_index(v, _EI5)
+        i = enum_index(v, _EI47)
         acc = (acc << 9) | (i << 1)
         n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        i = enum_index(v, _EI47)
+        i = enum_index(v, _EI42)
         acc = (acc << 5) | (i << 1)
         n += 5
         s = 3
@@ -6906,7 +6347,7 @@ def _e_WPT_PairingResType(acc, n, o):
         v = o.alternative_secc_list
         if v is not None:
             f = 'AlternativeSECCList'
-            cw = _T52.get(s)
+            cw = _T49.get(s)
             if cw is None: raise not_allowed('AlternativeSECCList', 'AlternativeSECCList, VendorSpecificDataContainer, EE | ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
@@ -6921,7 +6362,7 @@ def _e_WPT_PairingResType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'VendorSpecificDataContainer'
                 if i == 0:
-                    cw = _T53.get(s)
+                    cw = _T50.get(s)
                     if cw is None: raise not_allowed('VendorSpecificDataContainer', 'AlternativeSECCList, VendorSpecificDataContainer, EE | ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
@@ -6931,7 +6372,7 @@ def _e_WPT_PairingResType(acc, n, o):
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 16 else 6
-        cw = _T54.get(s)
+        cw = _T51.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AlternativeSECCList, VendorSpecificDataContainer, EE | EE | ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -6961,18 +6402,18 @@ def _d_WPT_PairingResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
-        v = _EV6[(x >> 1) & 63]
+        v = _EV48[(x >> 1) & 63]
         p += 9
         x1 = v
         nxt = 2
         f = 'EVSEProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
-        v = _EV48[(x >> 1) & 3]
+        v = _EV43[(x >> 1) & 3]
         p += 5
         x2 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE', 4)
         p += 3
         nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -6992,7 +6433,7 @@ def _d_WPT_PairingResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AlternativeSECCList, VendorSpecificDataContainer, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'AlternativeSECCList, VendorSpecificDataContainer, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -7001,7 +6442,7 @@ def _d_WPT_PairingResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -7013,7 +6454,7 @@ def _d_WPT_PairingResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
             k = len(x5)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -7097,6 +6538,9 @@ def _e_WPT_TxRxPackageSpecDataType(acc, n, o):
                 if i == 0:
                     acc <<= 1
                     n += 1
+                elif i < 2:
+                    acc <<= 1
+                    n += 1
                 else:
                     acc <<= 2
                     n += 2
@@ -7106,7 +6550,7 @@ def _e_WPT_TxRxPackageSpecDataType(acc, n, o):
         v = o.pulse_separation_time
         if v is None: raise missing('PulseSeparationTime')
         f = 'PulseSeparationTime'
-        cw = _T27.get(s)
+        cw = _T22.get(s)
         if cw is None: raise not_allowed('PulseSeparationTime', 'PulseSeparationTime | PulseSequenceOrder, PulseSeparationTime')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
@@ -7174,7 +6618,7 @@ def _d_WPT_TxRxPackageSpecDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wp
                 p += 1
             elif k < 255:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PulseSequenceOrder, PulseSeparationTime')
+                if c >= 2: raise bad_event(c, 2, p, 'PulseSequenceOrder, PulseSeparationTime', 2)
                 p += 2
                 nxt = (0, 1)[c]
             else:
@@ -7429,7 +6873,7 @@ def _e_X509DataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_X509DataType)
+        return enc_generic(acc, n, o, SCHEMA, 76)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7441,7 +6885,7 @@ def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, SCHEMA, 76)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7526,64 +6970,9 @@ def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509Iss
         raise (err.within(f) if f else err) from exc
 
 
-_G_CanonicalizationMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_DigestMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_KeyInfoType = GenericTable(
-    states=((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 80)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 72)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('KeyValue', _e_KeyValueType, _d_KeyValueType, None), ), 3), ('SE', None, (('RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, None), ), 4), ('SE', None, (('X509Data', _e_X509DataType, _d_X509DataType, None), ), 5), ('SE', None, (('PGPData', _e_PGPDataType, _d_PGPDataType, None), ), 6), ('SE', None, (('SPKIData', _e_SPKIDataType, _d_SPKIDataType, None), ), 7), ('SE', None, (('MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 8), ('SE*', None, (), 9), ),
-    content='content',
-)
-_G_KeyValueType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), (6, 32)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), ),
-    positions=(('SE', None, (('DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, None), ), 1), ('SE', None, (('RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, None), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_ObjectType = GenericTable(
-    states=((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 4)), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 3)), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'encoding', (('Encoding', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('AT', 'mime_type', (('MimeType', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE*', None, (), 4), ),
-    content='content',
-)
-_G_PGPDataType = GenericTable(
-    states=((2, (('SE', 0, 0), ('SE', 3, 0)), (5, 16)), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE*', None, (), 5), ),
-    content='content',
-)
-_G_SPKIDataType = GenericTable(
-    states=((1, (('SE', 0, 0),), (4, 8)), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE', 0, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_SignatureMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_SignaturePropertyType = GenericTable(
-    states=((2, (('AT', 0, 0), ('AT', 1, 0)), (5, 16)), (1, (('AT', 1, 0),), (4, 8)), (2, (('SE*', 2, 0), ('CH', -1, 0)), (5, 16)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'target', (('Target', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_TransformType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ('SE', None, (('XPath', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ),
-    content='content',
-)
-_G_X509DataType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), (6, 48)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), ),
-    positions=(('SE', None, (('X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, None), ), 1), ('SE', None, (('X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE', None, (('X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE', None, (('X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 5), ('SE*', None, (), 6), ),
-    content='content',
-)
-
 NAME = 'iso20_wpt'
 NAMESPACES = ('urn:iso:std:iso:15118:-20:WPT', 'urn:iso:std:iso:15118:-20:CommonTypes', 'http://www.w3.org/2000/09/xmldsig#')
+PREFIXES = {'http://www.w3.org/2000/09/xmldsig#': 'ds', 'urn:iso:std:iso:15118:-20:CommonTypes': 'v2gci_ct', 'urn:iso:std:iso:15118:-20:WPT': 'v2gci_wpt'}
 RUN_BITS = 1559
 DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', _e_CLReqControlModeType, _d_CLReqControlModeType, _iso20_types.CLReqControlMode),
@@ -7591,12 +6980,12 @@ DOCUMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
@@ -7626,29 +7015,29 @@ DOCUMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
 )
 FRAGMENT = (
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'AdditionalServicesCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:WPT', 'AlternativeSECC', _e_AlternativeSECCType, _d_AlternativeSECCType, _iso20_wpt.AlternativeSECC),
     ('urn:iso:std:iso:15118:-20:WPT', 'AlternativeSECCList', _e_AlternativeSECCListType, _d_AlternativeSECCListType, _iso20_wpt.AlternativeSECCList),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'BSSID', None, None, ('string', None, None, 0, None, None, 12, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'BSSID', None, None, ('string', None, None, 0, None, None, 12, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', _e_CLReqControlModeType, _d_CLReqControlModeType, _iso20_types.CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlMode', _e_CLResControlModeType, _d_CLResControlModeType, _iso20_types.CLResControlMode),
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'Coord_X', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'Coord_Y', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'Coord_Z', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'Coord_X', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'Coord_Y', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'Coord_Z', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', _e_DisplayParametersType, _d_DisplayParametersType, _iso20_types.DisplayParameters),
     ('urn:iso:std:iso:15118:-20:WPT', 'EIRP', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVDeviceAlignmentCheckMethodList', _e_WPT_AlignmentCheckMethodListType, _d_WPT_AlignmentCheckMethodListType, _iso20_wpt.WPT_AlignmentCheckMethodList),
@@ -7656,11 +7045,11 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:WPT', 'EVDevicePairingMethodList', _e_WPT_PairingMethodListType, _d_WPT_PairingMethodListType, _iso20_wpt.WPT_PairingMethodList),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:WPT', 'EVPCChargeDiagnostics', None, None, ('enum', None, None, 2, None, None, None, _EI55, _EV56)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'EVPCChargeDiagnostics', None, None, ('enum', None, None, 2, None, None, None, _EI52, _EV53, 'enum')),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCCoilCurrentInformation', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCCoilCurrentRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCCurrentOutputInformation', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:WPT', 'EVPCDeviceLocalControl', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'EVPCDeviceLocalControl', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCMaxReceivablePower', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCNaturalFrequency', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCOperatingFrequency', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -7668,24 +7057,24 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCPowerOutput', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCPowerRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCVoltageOutputInformation', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:WPT', 'EVProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI47, _EV48)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'EVResultCode', None, None, ('enum', None, None, 2, None, None, None, _EI49, _EV50)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI25, _EV26)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI47, _EV48)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'EVProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'EVResultCode', None, None, ('enum', None, None, 2, None, None, None, _EI44, _EV45, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI19, _EV20, 'enum')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso20_types.EVSEStatus),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', None, None, ('nbit', -128, 127, 8, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', None, None, ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', _e_MessageHeaderType, _d_MessageHeaderType, _iso20_types.MessageHeader),
-    ('urn:iso:std:iso:15118:-20:WPT', 'IPAddress', None, None, ('string', None, None, 0, None, None, 39, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'IndexNumber', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'IPAddress', None, None, ('string', None, None, 0, None, None, 39, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'IndexNumber', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('urn:iso:std:iso:15118:-20:WPT', 'LF_ReceiverSetupData', _e_WPT_LF_ReceiverDataType, _d_WPT_LF_ReceiverDataType, _iso20_wpt.WPT_LF_ReceiverData),
     ('urn:iso:std:iso:15118:-20:WPT', 'LF_RxData', _e_WPT_LF_RxDataListType, _d_WPT_LF_RxDataListType, _iso20_wpt.WPT_LF_RxDataList),
@@ -7693,79 +7082,79 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:WPT', 'LF_TransmitterSetupData', _e_WPT_LF_TransmitterDataType, _d_WPT_LF_TransmitterDataType, _iso20_wpt.WPT_LF_TransmitterData),
     ('urn:iso:std:iso:15118:-20:WPT', 'LF_TxData', _e_WPT_LF_TxDataListType, _d_WPT_LF_TxDataListType, _iso20_wpt.WPT_LF_TxDataList),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('urn:iso:std:iso:15118:-20:WPT', 'ManufacturerSpecificDataContainer', None, None, ('binary', None, None, 0, None, None, 256, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'ManufacturerSpecificDataContainer', None, None, ('binary', None, None, 0, None, None, 256, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None, 'string')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _iso20_types.MeterInfo),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', None, None, ('binary', None, None, 0, None, None, 64, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'NaturalOffset', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'NumPackages', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'NumberOfReceivers', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'NumberOfTransmitters', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', None, None, ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'NaturalOffset', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'NumPackages', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'NumberOfReceivers', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'NumberOfTransmitters', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
-    ('urn:iso:std:iso:15118:-20:WPT', 'ObservedIDCode', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'ObservedIDCode', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
-    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'PDInputPowerClass', None, None, ('enum', None, None, 2, None, None, None, _EI67, _EV68)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'PDInputPowerClass', None, None, ('enum', None, None, 2, None, None, None, _EI67, _EV68, 'enum')),
     ('urn:iso:std:iso:15118:-20:WPT', 'PDMaxCoilCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'PDMinCoilCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'PackageIndex', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'PackageSeparationTime', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'Port', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'PackageIndex', None, None, ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'PackageSeparationTime', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'Port', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:WPT', 'PowerTransmitted', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:WPT', 'PrimaryDeviceAlignmentCheckMethodList', _e_WPT_AlignmentCheckMethodListType, _d_WPT_AlignmentCheckMethodListType, _iso20_wpt.WPT_AlignmentCheckMethodList),
     ('urn:iso:std:iso:15118:-20:WPT', 'PrimaryDeviceFinePositioningMethodList', _e_WPT_FinePositioningMethodListType, _d_WPT_FinePositioningMethodListType, _iso20_wpt.WPT_FinePositioningMethodList),
     ('urn:iso:std:iso:15118:-20:WPT', 'PrimaryDevicePairingMethodList', _e_WPT_PairingMethodListType, _d_WPT_PairingMethodListType, _iso20_wpt.WPT_PairingMethodList),
-    ('urn:iso:std:iso:15118:-20:WPT', 'PulseDuration', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'PulseSeparationTime', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'PulseDuration', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'PulseSeparationTime', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:WPT', 'PulseSequenceOrder', _e_WPT_TxRxPulseOrderType, _d_WPT_TxRxPulseOrderType, _iso20_wpt.WPT_TxRxPulseOrder),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
     ('urn:iso:std:iso:15118:-20:WPT', 'RSSI', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'RSSIData', _e_WPT_LF_RxRSSIListType, _d_WPT_LF_RxRSSIListType, _iso20_wpt.WPT_LF_RxRSSIList),
     ('urn:iso:std:iso:15118:-20:WPT', 'RSSIDataList', _e_WPT_LF_RxRSSIType, _d_WPT_LF_RxRSSIType, _iso20_wpt.WPT_LF_RxRSSI),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', _e_ReceiptType, _d_ReceiptType, _iso20_types.Receipt),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI5, _EV6)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
-    ('urn:iso:std:iso:15118:-20:WPT', 'RxIdentifier', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'RxIdentifier', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:WPT', 'RxSpecData', _e_WPT_TxRxSpecDataType, _d_WPT_TxRxSpecDataType, _iso20_wpt.WPT_TxRxSpecData),
-    ('urn:iso:std:iso:15118:-20:WPT', 'SDManufacturerSpecificDataContainer', None, None, ('binary', None, None, 0, None, None, 256, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'SDMaxGroundClearanceSupport', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'SDMaxGroundClearence', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'SDManufacturerSpecificDataContainer', None, None, ('binary', None, None, 0, None, None, 256, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'SDMaxGroundClearanceSupport', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'SDMaxGroundClearence', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:WPT', 'SDMaxOutputPower', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:WPT', 'SDMinGroundClearanceSupport', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'SDMinGroundClearence', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'SDMinGroundClearanceSupport', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'SDMinGroundClearence', None, None, ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:WPT', 'SDMinOutputPower', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'SDPowerInput', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:WPT', 'SPCChargeDiagnostics', None, None, ('enum', None, None, 3, None, None, None, _EI61, _EV62)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'SPCChargeDiagnostics', None, None, ('enum', None, None, 3, None, None, None, _EI61, _EV62, 'enum')),
     ('urn:iso:std:iso:15118:-20:WPT', 'SPCMaxOutputPowerLimit', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'SPCMinOutputPowerLimit', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'SPCOperatingFrequency', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'SPCPowerControlParameter', _e_WPT_SPCPowerControlParameterType, _d_WPT_SPCPowerControlParameterType, _iso20_wpt.WPT_SPCPowerControlParameter),
     ('urn:iso:std:iso:15118:-20:WPT', 'SPCPrimaryDeviceCoilCurrentInformation', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'SSID', None, None, ('string', None, None, 0, None, None, 255, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'SSID', None, None, ('string', None, None, 0, None, None, 255, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', None, None, ('binary', None, None, 0, 8, None, None, None, None, 'hex')),
     ('urn:iso:std:iso:15118:-20:WPT', 'SignalFrequency', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('http://www.w3.org/2000/09/xmldsig#', 'Signature', _e_SignatureType, _d_SignatureType, _xmldsig.Signature),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', _e_SignatureMethodType, _d_SignatureMethodType, _xmldsig.SignatureMethod),
@@ -7775,29 +7164,29 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
     ('urn:iso:std:iso:15118:-20:WPT', 'SupplyDeviceCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'TargetCoilCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxCosts', _e_DetailedTaxType, _d_DetailedTaxType, _iso20_types.DetailedTax),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
-    ('urn:iso:std:iso:15118:-20:WPT', 'TxIdentifier', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'TxIdentifier', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:WPT', 'TxPackageSpecData', _e_WPT_TxRxPackageSpecDataType, _d_WPT_TxRxPackageSpecDataType, _iso20_wpt.WPT_TxRxPackageSpecData),
-    ('urn:iso:std:iso:15118:-20:WPT', 'TxRxIdentifier', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'TxRxIdentifier', None, None, ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
     ('urn:iso:std:iso:15118:-20:WPT', 'TxRxOrientation', _e_WPT_CoordinateXYZType, _d_WPT_CoordinateXYZType, _iso20_wpt.WPT_CoordinateXYZ),
     ('urn:iso:std:iso:15118:-20:WPT', 'TxRxPosition', _e_WPT_CoordinateXYZType, _d_WPT_CoordinateXYZType, _iso20_wpt.WPT_CoordinateXYZ),
     ('urn:iso:std:iso:15118:-20:WPT', 'TxSpecData', _e_WPT_TxRxSpecDataType, _d_WPT_TxRxSpecDataType, _iso20_wpt.WPT_TxRxSpecData),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', None, None, ('binary', None, None, 0, None, None, 256, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethod', None, None, ('enum', None, None, 2, None, None, None, _EI45, _EV46)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', None, None, ('binary', None, None, 0, None, None, 256, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethod', None, None, ('enum', None, None, 2, None, None, None, _EI40, _EV41, 'enum')),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckReq', _e_WPT_AlignmentCheckReqType, _d_WPT_AlignmentCheckReqType, _iso20_wpt.WPT_AlignmentCheckReq),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckRes', _e_WPT_AlignmentCheckResType, _d_WPT_AlignmentCheckResType, _iso20_wpt.WPT_AlignmentCheckRes),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeLoopReq', _e_WPT_ChargeLoopReqType, _d_WPT_ChargeLoopReqType, _iso20_wpt.WPT_ChargeLoopReq),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeLoopRes', _e_WPT_ChargeLoopResType, _d_WPT_ChargeLoopResType, _iso20_wpt.WPT_ChargeLoopRes),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeParameterDiscoveryReq', _e_WPT_ChargeParameterDiscoveryReqType, _d_WPT_ChargeParameterDiscoveryReqType, _iso20_wpt.WPT_ChargeParameterDiscoveryReq),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeParameterDiscoveryRes', _e_WPT_ChargeParameterDiscoveryResType, _d_WPT_ChargeParameterDiscoveryResType, _iso20_wpt.WPT_ChargeParameterDiscoveryRes),
-    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethod', None, None, ('enum', None, None, 3, None, None, None, _EI70, _EV71)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethod', None, None, ('enum', None, None, 3, None, None, None, _EI70, _EV71, 'enum')),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningReq', _e_WPT_FinePositioningReqType, _d_WPT_FinePositioningReqType, _iso20_wpt.WPT_FinePositioningReq),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningRes', _e_WPT_FinePositioningResType, _d_WPT_FinePositioningResType, _iso20_wpt.WPT_FinePositioningRes),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningSetupReq', _e_WPT_FinePositioningSetupReqType, _d_WPT_FinePositioningSetupReqType, _iso20_wpt.WPT_FinePositioningSetupReq),
@@ -7806,18 +7195,633 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_DataPackageList', _e_WPT_LF_DataPackageListType, _d_WPT_LF_DataPackageListType, _iso20_wpt.WPT_LF_DataPackageList),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxDataList', _e_WPT_LF_RxDataType, _d_WPT_LF_RxDataType, _iso20_wpt.WPT_LF_RxData),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_TxDataList', _e_WPT_LF_TxDataType, _d_WPT_LF_TxDataType, _iso20_wpt.WPT_LF_TxData),
-    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethod', None, None, ('enum', None, None, 3, None, None, None, _EI78, _EV79)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethod', None, None, ('enum', None, None, 3, None, None, None, _EI78, _EV79, 'enum')),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingReq', _e_WPT_PairingReqType, _d_WPT_PairingReqType, _iso20_wpt.WPT_PairingReq),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingRes', _e_WPT_PairingResType, _d_WPT_PairingResType, _iso20_wpt.WPT_PairingRes),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
 )
+
+TYPES = (
+    ('urn:iso:std:iso:15118:-20:WPT', 'AlternativeSECCListType', 1, _iso20_wpt.AlternativeSECCList, -1, (('alternative_secc', True),), -1,
+     (('SE', 1, 8, (('urn:iso:std:iso:15118:-20:WPT', 'AlternativeSECC', 1), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_AlternativeSECCListType, _d_AlternativeSECCListType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'AlternativeSECCType', 1, _iso20_wpt.AlternativeSECC, -1, (('ssid', False), ('bssid', False), ('ip_address', False), ('port', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SSID', (('string', None, None, 0, None, None, 255, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'BSSID', (('string', None, None, 0, None, None, 12, None, None, 'string'), ('urn:iso:std:iso:15118:-20:WPT', 'bssidType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'IPAddress', (('string', None, None, 0, None, None, 39, None, None, 'string'), ('urn:iso:std:iso:15118:-20:WPT', 'ipaddressType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'Port', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), _e_AlternativeSECCType, _d_AlternativeSECCType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlModeType', 3, _iso20_types.CLReqControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlModeType', 3, _iso20_types.CLResControlMode, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType', 13, _xmldsig.CanonicalizationMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##any',), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopReqType', 3, _iso20_types.ChargeLoopReq, 42, (('header', False), ('display_parameters', False), ('meter_info_requested', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', 13), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopResType', 3, _iso20_types.ChargeLoopRes, 43, (('header', False), ('response_code', False), ('evse_status', False), ('meter_info', False), ('receipt', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', 16), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', 22), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', 27), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryReqType', 3, _iso20_types.ChargeParameterDiscoveryReq, 42, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryResType', 3, _iso20_types.ChargeParameterDiscoveryRes, 43, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType', 1, _xmldsig.DSAKeyValue, -1, (('p', False), ('q', False), ('g', False), ('y', False), ('j', False), ('seed', False), ('pgen_counter', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'P', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Q', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'G', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Y', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'J', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Seed', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), _e_DSAKeyValueType, _d_DSAKeyValueType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedCostType', 1, _iso20_types.DetailedCost, -1, (('amount', False), ('cost_per_unit', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', 26), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DetailedCostType, _d_DetailedCostType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedTaxType', 1, _iso20_types.DetailedTax, -1, (('tax_rule_id', False), ('amount', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', 26), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_DetailedTaxType, _d_DetailedTaxType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType', 13, _xmldsig.DigestMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParametersType', 1, _iso20_types.DisplayParameters, -1, (('present_soc', False), ('minimum_soc', False), ('target_soc', False), ('maximum_soc', False), ('remaining_time_to_minimum_soc', False), ('remaining_time_to_target_soc', False), ('remaining_time_to_maximum_soc', False), ('charging_complete', False), ('battery_energy_capacity', False), ('inlet_hot', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', 26), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (9,), (10, -1, -1, -1), (), ''), ),
+     ((4, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (4, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (4, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 9, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), _e_DisplayParametersType, _d_DisplayParametersType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLReqControlModeType', 3, _iso20_types.Dynamic_CLReqControlMode, 2, (('departure_time', False), ('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 26), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 26), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 26), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLResControlModeType', 3, _iso20_types.Dynamic_CLResControlMode, 3, (('departure_time', False), ('minimum_soc', False), ('target_soc', False), ('ack_max_delay', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatusType', 1, _iso20_types.EVSEStatus, -1, (('notification_max_delay', False), ('evse_notification', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', (('enum', None, None, 3, None, None, None, _EI19, _EV20, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_EVSEStatusType, _d_EVSEStatusType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType', 13, _xmldsig.KeyInfo, -1, (('id', False), ('content', False)), 1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 18), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 29), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 76), ), (-1,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 24), ), (-1,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 30), ), (-1,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (8, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (9, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 1), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType', 13, _xmldsig.KeyValue, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 9), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 25), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), 0), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ListOfRootCertificateIDsType', 1, _iso20_types.ListOfRootCertificateIDs, -1, (('root_certificate_id', True),), -1,
+     (('SE', 1, 20, (('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', 77), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType', 1, _xmldsig.Manifest, -1, (('id', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 28), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_ManifestType, _d_ManifestType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType', 1, _iso20_types.MessageHeader, -1, (('session_id', False), ('time_stamp', False), ('signature', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Signature', 36), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MessageHeaderType, _d_MessageHeaderType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoType', 1, _iso20_types.MeterInfo, -1, (('meter_id', False), ('charged_energy_reading_wh', False), ('bpt_discharged_energy_reading_wh', False), ('capacitive_energy_reading_va_rh', False), ('bpt_inductive_energy_reading_va_rh', False), ('meter_signature', False), ('meter_status', False), ('meter_timestamp', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (7,), (8, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_MeterInfoType, _d_MeterInfoType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType', 13, _xmldsig.Object, -1, (('encoding', False), ('id', False), ('mime_type', False), ('content', False)), 3,
+     (('AT', 0, 1, (('', 'Encoding', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'MimeType', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (4, -1, -1, -1), ('##any',), 'lax'), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType', 9, _xmldsig.PGPData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (5, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('SE', 0, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 3, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType', 1, _xmldsig.RSAKeyValue, -1, (('modulus', False), ('exponent', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Modulus', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Exponent', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RSAKeyValueType, _d_RSAKeyValueType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RationalNumberType', 1, _iso20_types.RationalNumber, -1, (('exponent', False), ('value', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RationalNumberType, _d_RationalNumberType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ReceiptType', 1, _iso20_types.Receipt, -1, (('time_anchor', False), ('energy_costs', False), ('occupancy_costs', False), ('additional_services_costs', False), ('overstay_costs', False), ('tax_costs', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', 10), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', 10), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'AdditionalServicesCosts', 10), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', 10), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 10, (('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxCosts', 11), ), (5,), (-1, -1, 6, 7), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_ReceiptType, _d_ReceiptType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType', 1, _xmldsig.Reference, -1, (('id', False), ('type', False), ('uri', False), ('transforms', False), ('digest_method', False), ('digest_value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 40), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 12), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType'))), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('SE', 3, 0), ('SE', 4, 0)), 1), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 3, 0), ('SE', 4, 0)), _e_ReferenceType, _d_ReferenceType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType', 1, _xmldsig.RetrievalMethod, -1, (('type', False), ('uri', False), ('transforms', False)), -1,
+     (('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 40), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('EE', -1, 0)), _e_RetrievalMethodType, _d_RetrievalMethodType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType', 9, _xmldsig.SPKIData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE*', 0, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLReqControlModeType', 3, _iso20_types.Scheduled_CLReqControlMode, 2, (('ev_target_energy_request', False), ('ev_maximum_energy_request', False), ('ev_minimum_energy_request', False)), -1,
+     (('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 26), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 26), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLResControlModeType', 3, _iso20_types.Scheduled_CLResControlMode, 3, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType', 13, _xmldsig.SignatureMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType', 1, _xmldsig.SignatureProperties, -1, (('id', False), ('signature_property', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 35), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType', 13, _xmldsig.SignatureProperty, -1, (('id', False), ('target', False), ('content', False)), 2,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 1, 1, (('', 'Target', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('AT', 0, 0), ('AT', 1, 0)), 0), (1, (('AT', 1, 0),), 1), (2, (('SE*', 2, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType', 1, _xmldsig.Signature, -1, (('id', False), ('signed_info', False), ('signature_value', False), ('key_info', False), ('object', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 38), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 37), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 17), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Object', 23), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignatureType, _d_SignatureType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType', 1, _xmldsig.SignatureValue, -1, (('id', False), ('value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, None, None, None, 'base64'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('CH', 1, 0)), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),), _e_SignatureValueType, _d_SignatureValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType', 1, _xmldsig.SignedInfo, -1, (('id', False), ('canonicalization_method', False), ('signature_method', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 4), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 33), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 28), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignedInfoType, _d_SignedInfoType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType', 13, _xmldsig.Transform, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'XPath', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType', 1, _xmldsig.Transforms, -1, (('transform', True),), -1,
+     (('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Transform', 39), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_TransformsType, _d_TransformsType),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GMessageType', 3, _iso20_types.V2GMessage, -1, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GRequestType', 3, _iso20_types.V2GRequest, 41, (('header', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GResponseType', 3, _iso20_types.V2GResponse, 41, (('header', False), ('response_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethodListType', 1, _iso20_wpt.WPT_AlignmentCheckMethodList, -1, (('wpt_alignment_check_method', True),), -1,
+     (('SE', 1, 8, (('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethod', (('enum', None, None, 2, None, None, None, _EI40, _EV41, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethodType'))), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_AlignmentCheckMethodListType, _d_WPT_AlignmentCheckMethodListType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckReqType', 1, _iso20_wpt.WPT_AlignmentCheckReq, 42, (('header', False), ('ev_processing', False), ('target_coil_current', False), ('ev_result_code', False), ('vendor_specific_data_container', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVProcessing', (('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'TargetCoilCurrent', 26), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVResultCode', (('enum', None, None, 2, None, None, None, _EI44, _EV45, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVResultType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (4,), (-1, -1, 5, 6), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_AlignmentCheckReqType, _d_WPT_AlignmentCheckReqType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckResType', 1, _iso20_wpt.WPT_AlignmentCheckRes, 43, (('header', False), ('response_code', False), ('evse_processing', False), ('power_transmitted', False), ('supply_device_current', False), ('vendor_specific_data_container', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'PowerTransmitted', 26), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SupplyDeviceCurrent', 26), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (5,), (-1, -1, 6, 7), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_AlignmentCheckResType, _d_WPT_AlignmentCheckResType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeLoopReqType', 1, _iso20_wpt.WPT_ChargeLoopReq, 5, (('header', False), ('display_parameters', False), ('meter_info_requested', False), ('evpc_power_request', False), ('evpc_power_output', False), ('evpc_charge_diagnostics', False), ('evpc_operating_frequency', False), ('evpc_power_control_parameter', False), ('manufacturer_specific_data_container', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', 13), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCPowerRequest', 26), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCPowerOutput', 26), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCChargeDiagnostics', (('enum', None, None, 2, None, None, None, _EI52, _EV53, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVPCChargeDiagnosticsType'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCOperatingFrequency', 26), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCPowerControlParameter', 52), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'ManufacturerSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (8,), (-1, -1, 9, 10), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_ChargeLoopReqType, _d_WPT_ChargeLoopReqType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeLoopResType', 1, _iso20_wpt.WPT_ChargeLoopRes, 6, (('header', False), ('response_code', False), ('evse_status', False), ('meter_info', False), ('receipt', False), ('evpc_power_request', False), ('sd_power_input', False), ('spc_max_output_power_limit', False), ('spc_min_output_power_limit', False), ('spc_charge_diagnostics', False), ('spc_operating_frequency', False), ('spc_power_control_parameter', False), ('manufacturer_specific_data_container', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', 16), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', 22), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', 27), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCPowerRequest', 26), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SDPowerInput', 26), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SPCMaxOutputPowerLimit', 26), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SPCMinOutputPowerLimit', 26), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SPCChargeDiagnostics', (('enum', None, None, 3, None, None, None, _EI61, _EV62, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_SPCChargeDiagnosticsType'))), ), (9,), (10, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SPCOperatingFrequency', 26), ), (10,), (11, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SPCPowerControlParameter', 72), ), (11,), (12, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'ManufacturerSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (12,), (-1, -1, 13, 14), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0)), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('SE', 7, 0)), 2), (1, (('SE', 7, 0),), 2), (1, (('SE', 8, 0),), 2), (1, (('SE', 9, 0),), 2), (3, (('SE', 10, 0), ('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (2, (('SE', 11, 0), ('SE', 12, 0), ('EE', -1, 0)), 2), (2, (('SE', 12, 0), ('EE', -1, 0)), 2), (2, (('SE', 12, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_ChargeLoopResType, _d_WPT_ChargeLoopResType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeParameterDiscoveryReqType', 1, _iso20_wpt.WPT_ChargeParameterDiscoveryReq, 7, (('header', False), ('evpc_max_receivable_power', False), ('sd_max_ground_clearence', False), ('sd_min_ground_clearence', False), ('evpc_natural_frequency', False), ('evpc_device_local_control', False), ('vendor_specific_data_container', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCMaxReceivablePower', 26), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SDMaxGroundClearence', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SDMinGroundClearence', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCNaturalFrequency', 26), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCDeviceLocalControl', (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (6,), (-1, -1, 7, 8), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_ChargeParameterDiscoveryReqType, _d_WPT_ChargeParameterDiscoveryReqType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeParameterDiscoveryResType', 1, _iso20_wpt.WPT_ChargeParameterDiscoveryRes, 8, (('header', False), ('response_code', False), ('pd_input_power_class', False), ('sd_min_output_power', False), ('sd_max_output_power', False), ('sd_max_ground_clearance_support', False), ('sd_min_ground_clearance_support', False), ('pd_min_coil_current', False), ('pd_max_coil_current', False), ('sd_manufacturer_specific_data_container', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'PDInputPowerClass', (('enum', None, None, 2, None, None, None, _EI67, _EV68, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PowerClassType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SDMinOutputPower', 26), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SDMaxOutputPower', 26), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SDMaxGroundClearanceSupport', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SDMinGroundClearanceSupport', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (6,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'PDMinCoilCurrent', 26), ), (7,), (8, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'PDMaxCoilCurrent', 26), ), (8,), (9, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'SDManufacturerSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (9,), (-1, -1, 10, 11), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('SE', 7, 0),), 2), (1, (('SE', 8, 0),), 2), (2, (('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 9, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_ChargeParameterDiscoveryResType, _d_WPT_ChargeParameterDiscoveryResType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_CoordinateXYZType', 1, _iso20_wpt.WPT_CoordinateXYZ, -1, (('coord_x', False), ('coord_y', False), ('coord_z', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'Coord_X', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'Coord_Y', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'Coord_Z', (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_CoordinateXYZType, _d_WPT_CoordinateXYZType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVPCPowerControlParameterType', 1, _iso20_wpt.WPT_EVPCPowerControlParameter, -1, (('evpc_coil_current_request', False), ('evpc_coil_current_information', False), ('evpc_current_output_information', False), ('evpc_voltage_output_information', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCCoilCurrentRequest', 26), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCCoilCurrentInformation', 26), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCCurrentOutputInformation', 26), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVPCVoltageOutputInformation', 26), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_EVPCPowerControlParameterType, _d_WPT_EVPCPowerControlParameterType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethodListType', 1, _iso20_wpt.WPT_FinePositioningMethodList, -1, (('wpt_fine_positioning_method', True),), -1,
+     (('SE', 1, 8, (('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethod', (('enum', None, None, 3, None, None, None, _EI70, _EV71, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethodType'))), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_FinePositioningMethodListType, _d_WPT_FinePositioningMethodListType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningReqType', 1, _iso20_wpt.WPT_FinePositioningReq, 42, (('header', False), ('ev_processing', False), ('ev_result_code', False), ('vendor_specific_data_container', True), ('wpt_lf_data_package_list', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVProcessing', (('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVResultCode', (('enum', None, None, 2, None, None, None, _EI44, _EV45, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVResultType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (3,), (-1, -1, 4, 5), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_DataPackageList', 58), ), (4,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_FinePositioningReqType, _d_WPT_FinePositioningReqType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningResType', 1, _iso20_wpt.WPT_FinePositioningRes, 43, (('header', False), ('response_code', False), ('evse_processing', False), ('vendor_specific_data_container', True), ('wpt_lf_data_package_list', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (3,), (-1, -1, 4, 5), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_DataPackageList', 58), ), (4,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_FinePositioningResType, _d_WPT_FinePositioningResType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningSetupReqType', 1, _iso20_wpt.WPT_FinePositioningSetupReq, 42, (('header', False), ('ev_processing', False), ('ev_device_fine_positioning_method_list', False), ('ev_device_pairing_method_list', False), ('ev_device_alignment_check_method_list', False), ('natural_offset', False), ('vendor_specific_data_container', True), ('lf_system_setup_data', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVProcessing', (('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVDeviceFinePositioningMethodList', 53), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVDevicePairingMethodList', 69), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVDeviceAlignmentCheckMethodList', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'NaturalOffset', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (6,), (-1, -1, 7, 8), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'LF_SystemSetupData', 65), ), (7,), (9, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_FinePositioningSetupReqType, _d_WPT_FinePositioningSetupReqType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningSetupResType', 1, _iso20_wpt.WPT_FinePositioningSetupRes, 43, (('header', False), ('response_code', False), ('primary_device_fine_positioning_method_list', False), ('primary_device_pairing_method_list', False), ('primary_device_alignment_check_method_list', False), ('natural_offset', False), ('vendor_specific_data_container', True), ('lf_system_setup_data', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'PrimaryDeviceFinePositioningMethodList', 53), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'PrimaryDevicePairingMethodList', 69), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'PrimaryDeviceAlignmentCheckMethodList', 44), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'NaturalOffset', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (6,), (-1, -1, 7, 8), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'LF_SystemSetupData', 65), ), (7,), (9, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_FinePositioningSetupResType, _d_WPT_FinePositioningSetupResType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_DataPackageListType', 1, _iso20_wpt.WPT_LF_DataPackageList, -1, (('num_packages', False), ('wpt_lf_data_package', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'NumPackages', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_DataPackage', 59), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_LF_DataPackageListType, _d_WPT_LF_DataPackageListType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_DataPackageType', 1, _iso20_wpt.WPT_LF_DataPackage, -1, (('package_index', False), ('lf_tx_data', False), ('lf_rx_data', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'PackageIndex', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'LF_TxData', 67), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'LF_RxData', 61), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_LF_DataPackageType, _d_WPT_LF_DataPackageType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_ReceiverDataType', 1, _iso20_wpt.WPT_LF_ReceiverData, -1, (('number_of_receivers', False), ('rx_spec_data', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'NumberOfReceivers', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 2, 255, (('urn:iso:std:iso:15118:-20:WPT', 'RxSpecData', 75), ), (1,), (-1, 2, 3, 4), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_LF_ReceiverDataType, _d_WPT_LF_ReceiverDataType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxDataListType', 1, _iso20_wpt.WPT_LF_RxDataList, -1, (('wpt_lf_rx_data_list', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxDataList', 62), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_LF_RxDataListType, _d_WPT_LF_RxDataListType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxDataType', 1, _iso20_wpt.WPT_LF_RxData, -1, (('rx_identifier', False), ('rssi_data', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'RxIdentifier', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'RSSIData', 63), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_LF_RxDataType, _d_WPT_LF_RxDataType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxRSSIListType', 1, _iso20_wpt.WPT_LF_RxRSSIList, -1, (('rssi_data_list', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'RSSIDataList', 64), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_LF_RxRSSIListType, _d_WPT_LF_RxRSSIListType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxRSSIType', 1, _iso20_wpt.WPT_LF_RxRSSI, -1, (('tx_identifier', False), ('rssi', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'TxIdentifier', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'RSSI', 26), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_LF_RxRSSIType, _d_WPT_LF_RxRSSIType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_SystemSetupDataType', 1, _iso20_wpt.WPT_LF_SystemSetupData, -1, (('lf_transmitter_setup_data', False), ('lf_receiver_setup_data', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'LF_TransmitterSetupData', 66), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'LF_ReceiverSetupData', 60), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0)), _e_WPT_LF_SystemSetupDataType, _d_WPT_LF_SystemSetupDataType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_TransmitterDataType', 1, _iso20_wpt.WPT_LF_TransmitterData, -1, (('number_of_transmitters', False), ('signal_frequency', False), ('tx_spec_data', True), ('tx_package_spec_data', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'NumberOfTransmitters', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SignalFrequency', 26), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 2, 255, (('urn:iso:std:iso:15118:-20:WPT', 'TxSpecData', 75), ), (2,), (-1, 3, 4, 5), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'TxPackageSpecData', 73), ), (3,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_LF_TransmitterDataType, _d_WPT_LF_TransmitterDataType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_TxDataListType', 1, _iso20_wpt.WPT_LF_TxDataList, -1, (('wpt_lf_tx_data_list', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_TxDataList', 68), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_LF_TxDataListType, _d_WPT_LF_TxDataListType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_TxDataType', 1, _iso20_wpt.WPT_LF_TxData, -1, (('tx_identifier', False), ('eirp', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'TxIdentifier', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EIRP', 26), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_LF_TxDataType, _d_WPT_LF_TxDataType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethodListType', 1, _iso20_wpt.WPT_PairingMethodList, -1, (('wpt_pairing_method', True),), -1,
+     (('SE', 1, 8, (('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethod', (('enum', None, None, 3, None, None, None, _EI78, _EV79, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethodType'))), ), (0,), (-1, -1, 1, 2), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_PairingMethodListType, _d_WPT_PairingMethodListType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingReqType', 1, _iso20_wpt.WPT_PairingReq, 42, (('header', False), ('ev_processing', False), ('observed_id_code', False), ('ev_result_code', False), ('vendor_specific_data_container', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVProcessing', (('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'ObservedIDCode', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVResultCode', (('enum', None, None, 2, None, None, None, _EI44, _EV45, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVResultType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (4,), (-1, -1, 5, 6), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_PairingReqType, _d_WPT_PairingReqType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingResType', 1, _iso20_wpt.WPT_PairingRes, 43, (('header', False), ('response_code', False), ('evse_processing', False), ('observed_id_code', False), ('alternative_secc_list', False), ('vendor_specific_data_container', True)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 21), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', (('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'ObservedIDCode', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('urn:iso:std:iso:15118:-20:WPT', 'AlternativeSECCList', 0), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 0, 16, (('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType'))), ), (5,), (-1, -1, 6, 7), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_PairingResType, _d_WPT_PairingResType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_SPCPowerControlParameterType', 1, _iso20_wpt.WPT_SPCPowerControlParameter, -1, (('spc_primary_device_coil_current_information', False),), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'SPCPrimaryDeviceCoilCurrentInformation', 26), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_SPCPowerControlParameterType, _d_WPT_SPCPowerControlParameterType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_TxRxPackageSpecDataType', 1, _iso20_wpt.WPT_TxRxPackageSpecData, -1, (('pulse_sequence_order', True), ('pulse_separation_time', False), ('pulse_duration', False), ('package_separation_time', False)), -1,
+     (('SE', 2, 255, (('urn:iso:std:iso:15118:-20:WPT', 'PulseSequenceOrder', 74), ), (0,), (-1, 1, 2, 3), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'PulseSeparationTime', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'PulseDuration', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (2,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'PackageSeparationTime', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (3,), (6, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 0, 0),), 2), (2, (('SE', 0, 0), ('SE', 1, 0)), 2), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_TxRxPackageSpecDataType, _d_WPT_TxRxPackageSpecDataType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_TxRxPulseOrderType', 1, _iso20_wpt.WPT_TxRxPulseOrder, -1, (('index_number', False), ('tx_rx_identifier', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'IndexNumber', (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'TxRxIdentifier', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_TxRxPulseOrderType, _d_WPT_TxRxPulseOrderType),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_TxRxSpecDataType', 1, _iso20_wpt.WPT_TxRxSpecData, -1, (('tx_rx_identifier', False), ('tx_rx_position', False), ('tx_rx_orientation', False)), -1,
+     (('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'TxRxIdentifier', (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'TxRxPosition', 51), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('urn:iso:std:iso:15118:-20:WPT', 'TxRxOrientation', 51), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_WPT_TxRxSpecDataType, _d_WPT_TxRxSpecDataType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType', 9, _xmldsig.X509Data, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 77), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (5, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (6, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), 0), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType', 1, _xmldsig.X509IssuerSerial, -1, (('x509_issuer_name', False), ('x509_serial_number', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_X509IssuerSerialType, _d_X509IssuerSerialType),
+)
+SIMPLE = (
+    ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'ID', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'IDREF', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NCName', 'http://www.w3.org/2001/XMLSchema', 'Name', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NMTOKEN', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'Name', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'QName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'anyURI', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'base64Binary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2001/XMLSchema', 'boolean', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2001/XMLSchema', 'byte', 'http://www.w3.org/2001/XMLSchema', 'short', ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'hexBinary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'hex')),
+    ('http://www.w3.org/2001/XMLSchema', 'int', 'http://www.w3.org/2001/XMLSchema', 'long', ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'integer', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'language', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'long', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'negativeInteger', 'http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', ('int', None, -1, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('uint', 0, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, 0, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'normalizedString', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'positiveInteger', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 1, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'short', 'http://www.w3.org/2001/XMLSchema', 'int', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'string', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'token', 'http://www.w3.org/2001/XMLSchema', 'normalizedString', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedByte', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedInt', 'http://www.w3.org/2001/XMLSchema', 'unsignedLong', ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedLong', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedShort', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'descriptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 160, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI19, _EV20, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 255, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 64, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'nameType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 80, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', 0, 100, 7, None, None, None, None, None, 'integer')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum')),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, 8, None, None, None, None, 'hex')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethodType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI40, _EV41, 'enum')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 256, None, None, 'base64')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVPCChargeDiagnosticsType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI52, _EV53, 'enum')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVResultType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI44, _EV45, 'enum')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethodType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI70, _EV71, 'enum')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethodType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI78, _EV79, 'enum')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PowerClassType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI67, _EV68, 'enum')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_SPCChargeDiagnosticsType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI61, _EV62, 'enum')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'bssidType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 12, None, None, 'string')),
+    ('urn:iso:std:iso:15118:-20:WPT', 'ipaddressType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 39, None, None, 'string')),
+)
+URIS = ('', 'http://www.w3.org/XML/1998/namespace', 'http://www.w3.org/2001/XMLSchema-instance', 'http://www.w3.org/2001/XMLSchema', 'http://www.w3.org/2000/09/xmldsig#', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:WPT')
+LOCAL_NAMES = (
+    ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI'),
+    ('base', 'id', 'lang', 'space'),
+    ('nil', 'type'),
+    ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION', 'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date', 'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear', 'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger', 'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short', 'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort'),
+    ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue', 'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType', 'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType', 'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus', 'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter', 'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod', 'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature', 'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType', 'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue', 'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms', 'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName', 'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName', 'XPath', 'Y'),
+    ('AckMaxDelay', 'AdditionalServicesCosts', 'Amount', 'BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'BatteryEnergyCapacity', 'CLReqControlMode', 'CLReqControlModeType', 'CLResControlMode', 'CLResControlModeType', 'CapacitiveEnergyReadingVARh', 'ChargeLoopReqType', 'ChargeLoopResType', 'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryResType', 'ChargedEnergyReadingWh', 'ChargingComplete', 'CostPerUnit', 'DepartureTime', 'DetailedCostType', 'DetailedTaxType', 'DisplayParameters', 'DisplayParametersType', 'Dynamic_CLReqControlModeType', 'Dynamic_CLResControlModeType', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVSENotification', 'EVSEStatus', 'EVSEStatusType', 'EVTargetEnergyRequest', 'EnergyCosts', 'Exponent', 'Header', 'InletHot', 'ListOfRootCertificateIDsType', 'MaximumSOC', 'MessageHeaderType', 'MeterID', 'MeterInfo', 'MeterInfoRequested', 'MeterInfoType', 'MeterSignature', 'MeterStatus', 'MeterTimestamp', 'MinimumSOC', 'NotificationMaxDelay', 'OccupancyCosts', 'OverstayCosts', 'PresentSOC', 'RationalNumberType', 'Receipt', 'ReceiptType', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'ResponseCode', 'RootCertificateID', 'Scheduled_CLReqControlModeType', 'Scheduled_CLResControlModeType', 'SessionID', 'TargetSOC', 'TaxCosts', 'TaxRuleID', 'TimeAnchor', 'TimeStamp', 'V2GMessageType', 'V2GRequestType', 'V2GResponseType', 'Value', 'descriptionType', 'evseNotificationType', 'identifierType', 'meterIDType', 'meterSignatureType', 'nameType', 'numericIDType', 'percentValueType', 'processingType', 'responseCodeType', 'sessionIDType'),
+    ('AlternativeSECC', 'AlternativeSECCList', 'AlternativeSECCListType', 'AlternativeSECCType', 'BSSID', 'Coord_X', 'Coord_Y', 'Coord_Z', 'EIRP', 'EVDeviceAlignmentCheckMethodList', 'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'EVPCChargeDiagnostics', 'EVPCCoilCurrentInformation', 'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation', 'EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'EVPCNaturalFrequency', 'EVPCOperatingFrequency', 'EVPCPowerControlParameter', 'EVPCPowerOutput', 'EVPCPowerRequest', 'EVPCVoltageOutputInformation', 'EVProcessing', 'EVResultCode', 'EVSEProcessing', 'IPAddress', 'IndexNumber', 'LF_ReceiverSetupData', 'LF_RxData', 'LF_SystemSetupData', 'LF_TransmitterSetupData', 'LF_TxData', 'ManufacturerSpecificDataContainer', 'NaturalOffset', 'NumPackages', 'NumberOfReceivers', 'NumberOfTransmitters', 'ObservedIDCode', 'PDInputPowerClass', 'PDMaxCoilCurrent', 'PDMinCoilCurrent', 'PackageIndex', 'PackageSeparationTime', 'Port', 'PowerTransmitted', 'PrimaryDeviceAlignmentCheckMethodList', 'PrimaryDeviceFinePositioningMethodList', 'PrimaryDevicePairingMethodList', 'PulseDuration', 'PulseSeparationTime', 'PulseSequenceOrder', 'RSSI', 'RSSIData', 'RSSIDataList', 'RxIdentifier', 'RxSpecData', 'SDManufacturerSpecificDataContainer', 'SDMaxGroundClearanceSupport', 'SDMaxGroundClearence', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport', 'SDMinGroundClearence', 'SDMinOutputPower', 'SDPowerInput', 'SPCChargeDiagnostics', 'SPCMaxOutputPowerLimit', 'SPCMinOutputPowerLimit', 'SPCOperatingFrequency', 'SPCPowerControlParameter', 'SPCPrimaryDeviceCoilCurrentInformation', 'SSID', 'SignalFrequency', 'SupplyDeviceCurrent', 'TargetCoilCurrent', 'TxIdentifier', 'TxPackageSpecData', 'TxRxIdentifier', 'TxRxOrientation', 'TxRxPosition', 'TxSpecData', 'VendorSpecificDataContainer', 'WPT_AlignmentCheckMethod', 'WPT_AlignmentCheckMethodListType', 'WPT_AlignmentCheckMethodType', 'WPT_AlignmentCheckReq', 'WPT_AlignmentCheckReqType', 'WPT_AlignmentCheckRes', 'WPT_AlignmentCheckResType', 'WPT_ChargeLoopReq', 'WPT_ChargeLoopReqType', 'WPT_ChargeLoopRes', 'WPT_ChargeLoopResType', 'WPT_ChargeParameterDiscoveryReq', 'WPT_ChargeParameterDiscoveryReqType', 'WPT_ChargeParameterDiscoveryRes', 'WPT_ChargeParameterDiscoveryResType', 'WPT_CoordinateXYZType', 'WPT_DataContainerType', 'WPT_EVPCChargeDiagnosticsType', 'WPT_EVPCPowerControlParameterType', 'WPT_EVResultType', 'WPT_FinePositioningMethod', 'WPT_FinePositioningMethodListType', 'WPT_FinePositioningMethodType', 'WPT_FinePositioningReq', 'WPT_FinePositioningReqType', 'WPT_FinePositioningRes', 'WPT_FinePositioningResType', 'WPT_FinePositioningSetupReq', 'WPT_FinePositioningSetupReqType', 'WPT_FinePositioningSetupRes', 'WPT_FinePositioningSetupResType', 'WPT_LF_DataPackage', 'WPT_LF_DataPackageList', 'WPT_LF_DataPackageListType', 'WPT_LF_DataPackageType', 'WPT_LF_ReceiverDataType', 'WPT_LF_RxDataList', 'WPT_LF_RxDataListType', 'WPT_LF_RxDataType', 'WPT_LF_RxRSSIListType', 'WPT_LF_RxRSSIType', 'WPT_LF_SystemSetupDataType', 'WPT_LF_TransmitterDataType', 'WPT_LF_TxDataList', 'WPT_LF_TxDataListType', 'WPT_LF_TxDataType', 'WPT_PairingMethod', 'WPT_PairingMethodListType', 'WPT_PairingMethodType', 'WPT_PairingReq', 'WPT_PairingReqType', 'WPT_PairingRes', 'WPT_PairingResType', 'WPT_PowerClassType', 'WPT_SPCChargeDiagnosticsType', 'WPT_SPCPowerControlParameterType', 'WPT_TxRxPackageSpecDataType', 'WPT_TxRxPulseOrderType', 'WPT_TxRxSpecDataType', 'bssidType', 'ipaddressType'),
+)
+DOCUMENT_REFS = (
+    2,
+    3,
+    4,
+    9,
+    12,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    17,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    18,
+    20,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    23,
+    24,
+    25,
+    28,
+    29,
+    30,
+    36,
+    33,
+    34,
+    35,
+    37,
+    38,
+    39,
+    40,
+    45,
+    46,
+    47,
+    48,
+    49,
+    50,
+    54,
+    55,
+    56,
+    57,
+    70,
+    71,
+    76,
+)
+FRAGMENT_REFS = (
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    10,
+    1,
+    0,
+    26,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('string', None, None, 0, None, None, 12, None, None, 'string'), ('urn:iso:std:iso:15118:-20:WPT', 'bssidType')),
+    26,
+    2,
+    3,
+    4,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    26,
+    9,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    12,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    13,
+    26,
+    44,
+    53,
+    69,
+    26,
+    26,
+    (('enum', None, None, 2, None, None, None, _EI52, _EV53, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVPCChargeDiagnosticsType')),
+    26,
+    26,
+    26,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    26,
+    26,
+    26,
+    52,
+    26,
+    26,
+    26,
+    (('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType')),
+    (('enum', None, None, 2, None, None, None, _EI44, _EV45, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVResultType')),
+    (('enum', None, None, 3, None, None, None, _EI19, _EV20, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType')),
+    (('enum', None, None, 2, None, None, None, _EI42, _EV43, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType')),
+    16,
+    26,
+    10,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', -128, 127, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'byte')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType')),
+    21,
+    (('string', None, None, 0, None, None, 39, None, None, 'string'), ('urn:iso:std:iso:15118:-20:WPT', 'ipaddressType')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    17,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    18,
+    60,
+    61,
+    65,
+    66,
+    67,
+    20,
+    (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('string', None, None, 0, None, None, 32, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterIDType')),
+    22,
+    (('boolean', None, None, 0, None, None, None, None, None, 'boolean'), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('binary', None, None, 0, None, None, 64, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'meterSignatureType')),
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    23,
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    10,
+    10,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('enum', None, None, 2, None, None, None, _EI67, _EV68, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PowerClassType')),
+    26,
+    26,
+    24,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    26,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    44,
+    53,
+    69,
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    74,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    25,
+    26,
+    63,
+    64,
+    27,
+    28,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('enum', None, None, 6, None, None, None, _EI47, _EV48, 'enum'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType')),
+    29,
+    77,
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    75,
+    (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    26,
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('uint', 0, 65535, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    26,
+    26,
+    (('enum', None, None, 3, None, None, None, _EI61, _EV62, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_SPCChargeDiagnosticsType')),
+    26,
+    26,
+    26,
+    72,
+    26,
+    30,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('string', None, None, 0, None, None, 255, None, None, 'string'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'identifierType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('binary', None, None, 0, 8, None, None, None, None, 'hex'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'sessionIDType')),
+    26,
+    36,
+    33,
+    34,
+    35,
+    37,
+    38,
+    26,
+    26,
+    (('nbit', 0, 100, 7, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'percentValueType')),
+    11,
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    39,
+    40,
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    73,
+    (('uint', 1, 4294967295, 0, None, None, None, None, None, 'integer'), ('urn:iso:std:iso:15118:-20:CommonTypes', 'numericIDType')),
+    51,
+    51,
+    75,
+    (('int', -32768, 32767, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('binary', None, None, 0, None, None, 256, None, None, 'base64'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_DataContainerType')),
+    (('enum', None, None, 2, None, None, None, _EI40, _EV41, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethodType')),
+    45,
+    46,
+    47,
+    48,
+    49,
+    50,
+    (('enum', None, None, 3, None, None, None, _EI70, _EV71, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethodType')),
+    54,
+    55,
+    56,
+    57,
+    59,
+    58,
+    62,
+    68,
+    (('enum', None, None, 3, None, None, None, _EI78, _EV79, 'enum'), ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethodType')),
+    70,
+    71,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    76,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    77,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+)
+SCHEMA = SchemaTables(NAME, TYPES, SIMPLE, URIS, LOCAL_NAMES, DOCUMENT, DOCUMENT_REFS, FRAGMENT, FRAGMENT_REFS)
 

@@ -8,8 +8,9 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
+from exi.generic import dec_generic, enc_generic
+from exi.tables import SchemaTables
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, SlowPath, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import xmldsig as _xmldsig
 
 _object_new = object.__new__
@@ -35,7 +36,7 @@ def _e_CanonicalizationMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_CanonicalizationMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 0)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -47,7 +48,7 @@ def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 0)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -140,7 +141,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -157,7 +158,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -173,7 +174,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -182,7 +183,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -222,7 +223,7 @@ def _e_DigestMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_DigestMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 2)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -234,7 +235,7 @@ def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 2)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -247,7 +248,7 @@ def _e_KeyInfoType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyInfoType)
+        return enc_generic(acc, n, o, SCHEMA, 3)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -259,7 +260,7 @@ def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, SCHEMA, 3)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -272,7 +273,7 @@ def _e_KeyValueType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyValueType)
+        return enc_generic(acc, n, o, SCHEMA, 4)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -284,7 +285,7 @@ def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, SCHEMA, 4)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -340,7 +341,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -358,7 +359,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -378,7 +379,7 @@ def _e_ObjectType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_ObjectType)
+        return enc_generic(acc, n, o, SCHEMA, 6)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -390,7 +391,7 @@ def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, SCHEMA, 6)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -403,7 +404,7 @@ def _e_PGPDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_PGPDataType)
+        return enc_generic(acc, n, o, SCHEMA, 7)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -415,7 +416,7 @@ def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 7)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -554,7 +555,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -563,7 +564,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -572,7 +573,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -581,7 +582,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -671,7 +672,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -680,7 +681,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -689,7 +690,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -717,7 +718,7 @@ def _e_SPKIDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SPKIDataType)
+        return enc_generic(acc, n, o, SCHEMA, 11)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -729,7 +730,7 @@ def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 11)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -742,7 +743,7 @@ def _e_SignatureMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignatureMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 12)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -754,7 +755,7 @@ def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 12)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -810,7 +811,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -828,7 +829,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -848,7 +849,7 @@ def _e_SignaturePropertyType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignaturePropertyType)
+        return enc_generic(acc, n, o, SCHEMA, 14)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -860,7 +861,7 @@ def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, SCHEMA, 14)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -941,7 +942,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -964,7 +965,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -973,7 +974,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -983,7 +984,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -1044,7 +1045,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -1060,7 +1061,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -1148,7 +1149,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1180,7 +1181,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -1202,7 +1203,7 @@ def _e_TransformType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_TransformType)
+        return enc_generic(acc, n, o, SCHEMA, 18)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1214,7 +1215,7 @@ def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, SCHEMA, 18)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1269,7 +1270,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -1288,7 +1289,7 @@ def _e_X509DataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_X509DataType)
+        return enc_generic(acc, n, o, SCHEMA, 20)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1300,7 +1301,7 @@ def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, SCHEMA, 20)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1385,75 +1386,20 @@ def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509Iss
         raise (err.within(f) if f else err) from exc
 
 
-_G_CanonicalizationMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_DigestMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_KeyInfoType = GenericTable(
-    states=((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 80)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 72)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('KeyValue', _e_KeyValueType, _d_KeyValueType, None), ), 3), ('SE', None, (('RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, None), ), 4), ('SE', None, (('X509Data', _e_X509DataType, _d_X509DataType, None), ), 5), ('SE', None, (('PGPData', _e_PGPDataType, _d_PGPDataType, None), ), 6), ('SE', None, (('SPKIData', _e_SPKIDataType, _d_SPKIDataType, None), ), 7), ('SE', None, (('MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 8), ('SE*', None, (), 9), ),
-    content='content',
-)
-_G_KeyValueType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), (6, 32)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), ),
-    positions=(('SE', None, (('DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, None), ), 1), ('SE', None, (('RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, None), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_ObjectType = GenericTable(
-    states=((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 4)), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 3)), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'encoding', (('Encoding', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('AT', 'mime_type', (('MimeType', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE*', None, (), 4), ),
-    content='content',
-)
-_G_PGPDataType = GenericTable(
-    states=((2, (('SE', 0, 0), ('SE', 3, 0)), (5, 16)), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE*', None, (), 5), ),
-    content='content',
-)
-_G_SPKIDataType = GenericTable(
-    states=((1, (('SE', 0, 0),), (4, 8)), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE', 0, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_SignatureMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_SignaturePropertyType = GenericTable(
-    states=((2, (('AT', 0, 0), ('AT', 1, 0)), (5, 16)), (1, (('AT', 1, 0),), (4, 8)), (2, (('SE*', 2, 0), ('CH', -1, 0)), (5, 16)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'target', (('Target', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_TransformType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ('SE', None, (('XPath', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ),
-    content='content',
-)
-_G_X509DataType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), (6, 48)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), ),
-    positions=(('SE', None, (('X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, None), ), 1), ('SE', None, (('X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE', None, (('X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE', None, (('X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 5), ('SE*', None, (), 6), ),
-    content='content',
-)
-
 NAME = 'xmldsig'
 NAMESPACES = ('http://www.w3.org/2000/09/xmldsig#',)
-RUN_BITS = 1164
+PREFIXES = {'http://www.w3.org/2000/09/xmldsig#': 'ds'}
+RUN_BITS = 908
 DOCUMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
@@ -1474,30 +1420,30 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
-    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
-    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
-    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
-    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'Signature', _e_SignatureType, _d_SignatureType, _xmldsig.Signature),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', _e_SignatureMethodType, _d_SignatureMethodType, _xmldsig.SignatureMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperties', _e_SignaturePropertiesType, _d_SignaturePropertiesType, _xmldsig.SignatureProperties),
@@ -1506,15 +1452,221 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None)),
-    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'XPath', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'Y', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
 )
+
+TYPES = (
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType', 13, _xmldsig.CanonicalizationMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##any',), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType', 1, _xmldsig.DSAKeyValue, -1, (('p', False), ('q', False), ('g', False), ('y', False), ('j', False), ('seed', False), ('pgen_counter', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'P', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Q', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'G', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Y', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'J', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Seed', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (5,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (6,), (7, -1, -1, -1), (), ''), ),
+     ((2, (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), _e_DSAKeyValueType, _d_DSAKeyValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType', 13, _xmldsig.DigestMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType', 13, _xmldsig.KeyInfo, -1, (('id', False), ('content', False)), 1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 4), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 10), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 20), ), (-1,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 7), ), (-1,), (6, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 11), ), (-1,), (7, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (8, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (9, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 1), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType', 13, _xmldsig.KeyValue, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 1), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 8), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), 0), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType', 1, _xmldsig.Manifest, -1, (('id', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 9), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_ManifestType, _d_ManifestType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType', 13, _xmldsig.Object, -1, (('encoding', False), ('id', False), ('mime_type', False), ('content', False)), 3,
+     (('AT', 0, 1, (('', 'Encoding', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'MimeType', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (4, -1, -1, -1), ('##any',), 'lax'), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType', 9, _xmldsig.PGPData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (5, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('SE', 0, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 3, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType', 1, _xmldsig.RSAKeyValue, -1, (('modulus', False), ('exponent', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Modulus', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Exponent', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_RSAKeyValueType, _d_RSAKeyValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType', 1, _xmldsig.Reference, -1, (('id', False), ('type', False), ('uri', False), ('transforms', False), ('digest_method', False), ('digest_value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 19), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 2), ), (4,), (5, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType'))), ), (5,), (6, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('SE', 3, 0), ('SE', 4, 0)), 1), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 3, 0), ('SE', 4, 0)), _e_ReferenceType, _d_ReferenceType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType', 1, _xmldsig.RetrievalMethod, -1, (('type', False), ('uri', False), ('transforms', False)), -1,
+     (('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 19), ), (2,), (3, -1, -1, -1), (), ''), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('EE', -1, 0)), _e_RetrievalMethodType, _d_RetrievalMethodType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType', 9, _xmldsig.SPKIData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), (), ''), ('SE*', 0, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType', 13, _xmldsig.SignatureMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'strict'), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType', 1, _xmldsig.SignatureProperties, -1, (('id', False), ('signature_property', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 14), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType', 13, _xmldsig.SignatureProperty, -1, (('id', False), ('target', False), ('content', False)), 2,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('AT', 1, 1, (('', 'Target', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (1,), (2, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((2, (('AT', 0, 0), ('AT', 1, 0)), 0), (1, (('AT', 1, 0),), 1), (2, (('SE*', 2, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 2, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType', 1, _xmldsig.Signature, -1, (('id', False), ('signed_info', False), ('signature_value', False), ('key_info', False), ('object', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 17), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 16), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 3), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 0, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Object', 6), ), (4,), (5, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignatureType, _d_SignatureType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType', 1, _xmldsig.SignatureValue, -1, (('id', False), ('value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, None, None, None, 'base64'), None)), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('CH', 1, 0)), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),), _e_SignatureValueType, _d_SignatureValueType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType', 1, _xmldsig.SignedInfo, -1, (('id', False), ('canonicalization_method', False), ('signature_method', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 0), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 12), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 9), ), (3,), (4, -1, -1, -1), (), ''), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),), _e_SignedInfoType, _d_SignedInfoType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType', 13, _xmldsig.Transform, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None, 'string'), None)), ), (0,), (1, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'XPath', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType', 1, _xmldsig.Transforms, -1, (('transform', True),), -1,
+     (('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Transform', 18), ), (0,), (1, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),), _e_TransformsType, _d_TransformsType),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType', 9, _xmldsig.X509Data, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 21), ), (-1,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (5, -1, -1, -1), (), ''), ('SE*', 1, 1, (), (-1,), (6, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#'), 'lax'), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), 0), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), None, None),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType', 1, _xmldsig.X509IssuerSerial, -1, (('x509_issuer_name', False), ('x509_serial_number', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer'))), ), (1,), (2, -1, -1, -1), (), ''), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),), _e_X509IssuerSerialType, _d_X509IssuerSerialType),
+)
+SIMPLE = (
+    ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'ID', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'IDREF', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NCName', 'http://www.w3.org/2001/XMLSchema', 'Name', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'NMTOKEN', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'Name', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'QName', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'anyURI', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'base64Binary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'base64')),
+    ('http://www.w3.org/2001/XMLSchema', 'boolean', None, None, ('boolean', None, None, 0, None, None, None, None, None, 'boolean')),
+    ('http://www.w3.org/2001/XMLSchema', 'byte', 'http://www.w3.org/2001/XMLSchema', 'short', ('nbit', -128, 127, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'hexBinary', None, None, ('binary', None, None, 0, None, None, None, None, None, 'hex')),
+    ('http://www.w3.org/2001/XMLSchema', 'int', 'http://www.w3.org/2001/XMLSchema', 'long', ('int', -2147483648, 2147483647, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'integer', None, None, ('int', None, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'language', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'long', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'negativeInteger', 'http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', ('int', None, -1, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('uint', 0, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, 0, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'normalizedString', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'positiveInteger', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 1, None, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'short', 'http://www.w3.org/2001/XMLSchema', 'int', ('int', -32768, 32767, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'string', None, None, ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'token', 'http://www.w3.org/2001/XMLSchema', 'normalizedString', ('string', None, None, 0, None, None, None, None, None, 'string')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedByte', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 0, 255, 8, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedInt', 'http://www.w3.org/2001/XMLSchema', 'unsignedLong', ('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedLong', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 0, 18446744073709551615, 0, None, None, None, None, None, 'integer')),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedShort', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 0, 65535, 0, None, None, None, None, None, 'integer')),
+)
+URIS = ('', 'http://www.w3.org/XML/1998/namespace', 'http://www.w3.org/2001/XMLSchema-instance', 'http://www.w3.org/2001/XMLSchema', 'http://www.w3.org/2000/09/xmldsig#')
+LOCAL_NAMES = (
+    ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI'),
+    ('base', 'id', 'lang', 'space'),
+    ('nil', 'type'),
+    ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION', 'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date', 'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear', 'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger', 'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short', 'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort'),
+    ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue', 'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType', 'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType', 'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus', 'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter', 'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod', 'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature', 'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType', 'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue', 'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms', 'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName', 'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName', 'XPath', 'Y'),
+)
+DOCUMENT_REFS = (
+    0,
+    1,
+    2,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    3,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    4,
+    5,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    15,
+    12,
+    13,
+    14,
+    16,
+    17,
+    18,
+    19,
+    20,
+)
+FRAGMENT_REFS = (
+    0,
+    1,
+    2,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    3,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    4,
+    5,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    6,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    7,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    8,
+    9,
+    10,
+    11,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    15,
+    12,
+    13,
+    14,
+    16,
+    17,
+    18,
+    19,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    20,
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    21,
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', None, None, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'integer')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('string', None, None, 0, None, None, None, None, None, 'string'), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None, 'base64'), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+)
+SCHEMA = SchemaTables(NAME, TYPES, SIMPLE, URIS, LOCAL_NAMES, DOCUMENT, DOCUMENT_REFS, FRAGMENT, FRAGMENT_REFS)
 

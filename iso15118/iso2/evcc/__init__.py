@@ -37,6 +37,13 @@ from iso15118.iso2.evcc.dc import (
     build_welding_detection,
     current_demand_due,
 )
+from iso15118.iso2.evcc.pnc import (
+    after_certificate,
+    after_payment_details,
+    build_certificate_installation,
+    build_certificate_update,
+    build_payment_details,
+)
 from iso15118.iso2.evcc.setup import (
     after_authorization,
     after_payment_selection,
@@ -61,6 +68,9 @@ NEXT: Final[dict[Kind, After]] = {
     Kind.ServiceDiscoveryRes: after_service_discovery,
     Kind.ServiceDetailRes: after_service_detail,
     Kind.PaymentServiceSelectionRes: after_payment_selection,
+    Kind.CertificateInstallationRes: after_certificate,
+    Kind.CertificateUpdateRes: after_certificate,
+    Kind.PaymentDetailsRes: after_payment_details,
     Kind.AuthorizationRes: after_authorization,
     Kind.ChargeParameterDiscoveryRes: after_charge_parameters,
     Kind.CableCheckRes: after_cable_check,
@@ -79,6 +89,9 @@ BUILD: Final[dict[Kind, Builder]] = {
     Kind.ServiceDiscoveryReq: build_service_discovery,
     Kind.ServiceDetailReq: build_service_detail,
     Kind.PaymentServiceSelectionReq: build_payment_selection,
+    Kind.CertificateInstallationReq: build_certificate_installation,
+    Kind.CertificateUpdateReq: build_certificate_update,
+    Kind.PaymentDetailsReq: build_payment_details,
     Kind.AuthorizationReq: build_authorization,
     Kind.ChargeParameterDiscoveryReq: build_charge_parameters,
     Kind.CableCheckReq: build_cable_check,

@@ -21,6 +21,7 @@ from iso15118.envelope.dc import evcc as dc
 from iso15118.envelope.kinds import Kind
 from iso15118.envelope.physical import physical, value_of
 from iso15118.iso2.evcc.view import EvccContext, EvccView, family, from_dc, now_send, wrap
+from iso15118.iso2.pnc import sign_metering_receipt
 from iso15118.messages.generated import iso2 as m
 from iso15118.session.selection import EnergyFamily
 
@@ -178,10 +179,13 @@ def after_charging_status(res: m.ChargingStatusRes, req: Any, v: EvccView) -> St
 
 
 def build_metering_receipt(v: EvccView) -> Any:
-    """MeteringReceiptReq returning the charger's last MeterInfo (unsigned: EIM has no contract key)."""
+    """MeteringReceiptReq returning the charger's last MeterInfo, signed with the contract key in a Contract
+    session (EIM has no key to sign with)."""
     element = m.MeteringReceiptReq(
         session_id=v.session_id, sa_schedule_tuple_id=v.ctx.schedule_tuple_id, meter_info=v.ctx.last_meter_info
     )
+    if v.ctx.payment == "Contract" and v.ctx.contract is not None:
+        return sign_metering_receipt(wrap(v, element), v.ctx.contract)
     return wrap(v, element)
 
 

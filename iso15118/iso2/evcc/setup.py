@@ -1,11 +1,11 @@
 """EVCC decisions and requests of -2 session set-up: SessionSetup (new or resuming), ServiceDiscovery,
-ServiceDetail, PaymentServiceSelection and Authorization (EIM).
+ServiceDetail, PaymentServiceSelection and Authorization.
 
 The EV picks the energy transfer mode of its family from those the charger offers (AC: three phase when offered,
-else single phase; our choice, as an on-board charger that takes either) and pays with ExternalPayment (EIM).
-Plug & Charge over -2 is not part of these decisions yet: an EV configured for PnC stops and says so, or, with
-``accept_fallback``, uses EIM and records the substitution. A resume the SECC answers with a new session stops
-the EV the same way unless ``accept_fallback`` is set.
+else single phase; our choice, as an on-board charger that takes either). It pays with ExternalPayment (EIM), or
+with Contract when it is configured for PnC and can (:mod:`iso15118.iso2.evcc.pnc`); an EV configured for PnC
+that cannot use it here stops and says why, or, with ``accept_fallback``, uses EIM and records the substitution.
+A resume the SECC answers with a new session stops the EV the same way unless ``accept_fallback`` is set.
 """
 
 from __future__ import annotations
@@ -15,6 +15,12 @@ from typing import Any, Final
 
 from iso15118.decisions import Send, Step
 from iso15118.envelope.kinds import Kind
+from iso15118.iso2.evcc.pnc import (
+    after_payment_selection_contract,
+    build_authorization_signed,
+    contract_plan,
+    selected_certificate_service,
+)
 from iso15118.iso2.evcc.view import EvccContext, EvccView, now_send, stop_step, wrap
 from iso15118.iso2.modes import AC_MODES, CHARGE_SERVICE_ID, DC_MODES
 from iso15118.messages.generated import iso2 as m
@@ -77,20 +83,29 @@ def after_service_discovery(res: m.ServiceDiscoveryRes, req: Any, v: EvccView) -
     """Choose the energy transfer mode and the payment option; ask details of the value-added services."""
     modes = [str(x) for x in res.charge_service.supported_energy_transfer_mode.energy_transfer_mode]
     options = [str(o) for o in res.payment_option_list.payment_option]
+    services = tuple(s.service_id for s in res.service_list.service) if res.service_list is not None else ()
     wanted = v.config.energy
     mode = next((str(x) for x in _PREFERENCE[wanted] if str(x) in modes), None)
     if mode is None:
         return stop_step(v, f"no {wanted} energy transfer mode offered (the SECC offers {', '.join(modes)})")
     ctx = replace(v.ctx, energy_mode=mode, phases=3 if mode == "AC_three_phase_core" else 1)
     if v.config.authorization == "PnC":
-        fallback = _substitute(v, ctx, "PnC asked: -2 Plug & Charge is not implemented yet", "EIM used instead")
+        planned = contract_plan(v, ctx, options, services)
+        if isinstance(planned, EvccContext):
+            return _discovered(planned, services)
+        fallback = _substitute(v, ctx, planned, "EIM used instead")
         if fallback is None or "ExternalPayment" not in options:
-            return stop_step(replace(v, ctx=ctx), "PnC asked: -2 Plug & Charge is not implemented yet")
+            return stop_step(replace(v, ctx=ctx), planned)
         ctx = fallback
     if "ExternalPayment" not in options:
         return stop_step(replace(v, ctx=ctx), f"EIM asked, the SECC offers {', '.join(options)}")
-    services = res.service_list.service if res.service_list is not None else ()
-    ctx = replace(ctx, payment="ExternalPayment", details=tuple(s.service_id for s in services))
+    return _discovered(replace(ctx, payment="ExternalPayment"), services)
+
+
+def _discovered(ctx: EvccContext, services: tuple[int, ...]) -> Step[EvccContext]:
+    """Ask the details of every value-added service offered [V2G2-422] (as RISE-V2G and Josev restate it), then
+    select."""
+    ctx = replace(ctx, details=services)
     following = Kind.ServiceDetailReq if ctx.details else Kind.PaymentServiceSelectionReq
     return Step(ctx, sends=(now_send(following),))
 
@@ -107,8 +122,10 @@ def after_service_detail(res: Any, req: Any, v: EvccView) -> Step[EvccContext]:
 
 
 def build_payment_selection(v: EvccView) -> Any:
-    """PaymentServiceSelectionReq: ExternalPayment and the charge service."""
-    services = m.SelectedServiceList(selected_service=(m.SelectedService(service_id=CHARGE_SERVICE_ID),))
+    """PaymentServiceSelectionReq: the payment option, the charge service and, to install or update the contract,
+    the Certificate service."""
+    charge = m.SelectedService(service_id=CHARGE_SERVICE_ID)
+    services = m.SelectedServiceList(selected_service=(charge, *selected_certificate_service(v.ctx)))
     element = m.PaymentServiceSelectionReq(
         selected_payment_option=m.PaymentOption(v.ctx.payment), selected_service_list=services
     )
@@ -116,12 +133,17 @@ def build_payment_selection(v: EvccView) -> Any:
 
 
 def after_payment_selection(res: Any, req: Any, v: EvccView) -> Step[EvccContext]:
-    """EIM: on to Authorization."""
+    """EIM: on to Authorization; Contract: the contract first."""
+    if v.ctx.payment == "Contract":
+        return after_payment_selection_contract(v)
     return Step(v.ctx, sends=(now_send(Kind.AuthorizationReq),))
 
 
 def build_authorization(v: EvccView) -> Any:
-    """AuthorizationReq for EIM: no challenge, no signature."""
+    """AuthorizationReq: Contract's first one signed with the GenChallenge; EIM's, and Contract's repeats while
+    the charger answers Ongoing [V2G2-684], without challenge and signature."""
+    if v.ctx.payment == "Contract" and not v.ctx.authorization_sent:
+        return build_authorization_signed(v)
     return wrap(v, m.AuthorizationReq())
 
 
@@ -129,5 +151,6 @@ def after_authorization(res: m.AuthorizationRes, req: Any, v: EvccView) -> Step[
     """Finished goes on to the charge parameters; Ongoing (also waiting for the customer) asks again after
     ``authorization_retry_s`` (the EV's ongoing timer bounds this)."""
     if str(res.evse_processing) != "Finished":
-        return Step(v.ctx, sends=(Send(Kind.AuthorizationReq, at=v.now + v.config.authorization_retry_s),))
+        ctx = replace(v.ctx, authorization_sent=True)
+        return Step(ctx, sends=(Send(Kind.AuthorizationReq, at=v.now + v.config.authorization_retry_s),))
     return Step(v.ctx, sends=(now_send(Kind.ChargeParameterDiscoveryReq),))

@@ -18,6 +18,7 @@ from iso15118.envelope.dc.evcc import DcNext, EvDcProgress
 from iso15118.envelope.kinds import Kind
 from iso15118.iso2.profile import ISO2
 from iso15118.messages.generated import iso2 as m
+from iso15118.security.credentials import ContractCredentials
 from iso15118.session.selection import EnergyFamily, Selection
 
 __all__ = ["EvccContext", "EvccView", "family", "from_dc", "now_send", "stop_step", "wrap"]
@@ -28,6 +29,16 @@ class EvccContext:
     """What the EV remembers about its -2 session."""
 
     payment: str = "ExternalPayment"
+    contract: ContractCredentials | None = None
+    """Contract payment: the contract this session signs with (configured, installed or updated)."""
+    certificate_action: str | None = None
+    """Contract payment: ``Installation`` or ``Update`` of the contract before PaymentDetails (Table 105)."""
+    gen_challenge: bytes | None = None
+    """The GenChallenge of PaymentDetailsRes, returned in the signed AuthorizationReq."""
+    authorization_sent: bool = False
+    """The signed AuthorizationReq went out: repeats while Ongoing go without challenge and signature."""
+    installed: str | None = None
+    """The eMAID of a contract installed or updated in this session."""
     energy_mode: str | None = None
     """The RequestedEnergyTransferMode chosen from what the charger offers."""
     phases: int = 1
@@ -72,6 +83,8 @@ class EvccView:
     header: m.MessageHeader
     session_id: bytes
     selection: Selection
+    response: Any = None
+    """The whole response message being handled (its header signature: CertificateInstallationRes/UpdateRes)."""
 
 
 def wrap(v: EvccView, element: Any, header: Any = None) -> Any:

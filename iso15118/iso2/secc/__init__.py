@@ -16,9 +16,9 @@ from iso15118.envelope.states import body_of
 from iso15118.iso2.secc.charge import charge_parameter_discovery, power_delivery
 from iso15118.iso2.secc.dc import cable_check, current_demand, precharge, welding_detection
 from iso15118.iso2.secc.loop import charging_status, metering_receipt, session_stop
+from iso15118.iso2.secc.pnc import certificate_request, payment_details
 from iso15118.iso2.secc.setup import (
     authorization,
-    contract_only,
     payment_service_selection,
     service_detail,
     service_discovery,
@@ -35,9 +35,9 @@ HANDLERS: Final[dict[Kind, Handler]] = {
     Kind.ServiceDiscoveryReq: service_discovery,
     Kind.ServiceDetailReq: service_detail,
     Kind.PaymentServiceSelectionReq: payment_service_selection,
-    Kind.CertificateInstallationReq: contract_only,
-    Kind.CertificateUpdateReq: contract_only,
-    Kind.PaymentDetailsReq: contract_only,
+    Kind.CertificateInstallationReq: certificate_request,
+    Kind.CertificateUpdateReq: certificate_request,
+    Kind.PaymentDetailsReq: payment_details,
     Kind.AuthorizationReq: authorization,
     Kind.ChargeParameterDiscoveryReq: charge_parameter_discovery,
     Kind.PowerDeliveryReq: power_delivery,

@@ -46,10 +46,11 @@ def current_demand(req: m.CurrentDemandReq, v: SeccView) -> Decision:
         return Need(Input.METER)
     reading: MeterReading = v.inputs.get(Input.METER)
     receipt = v.ctx.payment == "Contract" and v.config.receipt_required  # never with EIM [V2G2-691]
+    info = meter_info(reading)
     extra = {
         "evse_id": v.config.evse_id,
         "sa_schedule_tuple_id": v.ctx.schedule_tuple_id or 1,
-        "meter_info": meter_info(reading),
+        "meter_info": info,
         "receipt_required": receipt,
     }
     decided = dc.current_demand(req, v, v.ctx.dc, DC, extra)
@@ -65,5 +66,5 @@ def current_demand(req: m.CurrentDemandReq, v: SeccView) -> Decision:
             notification_max_delay=command.notification_max_delay_s,
         )
         element = replace(element, dc_evse_status=renegotiate)
-    ctx = replace(v.ctx, dc=decided.progress, loops=v.ctx.loops + 1, receipt_asked=receipt)
+    ctx = replace(v.ctx, dc=decided.progress, loops=v.ctx.loops + 1, receipt_asked=receipt, meter_info=info)
     return answer(element, v, metered(ctx, reading, v.now))

@@ -18,6 +18,7 @@ from typing import Final
 from iso15118.controller import EvseCommand, MeterReading, Notification, SessionReport
 from iso15118.decisions import Input, Need, PausedSession, Report, StorePaused
 from iso15118.envelope.physical import physical
+from iso15118.iso2.secc.pnc import metering_receipt_signed
 from iso15118.iso2.secc.view import Decision, SeccView, ac_status, answer, evse_status, fail, metered
 from iso15118.messages.generated import iso2 as m
 
@@ -63,27 +64,28 @@ def charging_status(req: m.ChargingStatusReq, v: SeccView) -> Decision:
         max_current = physical(m, round(allowed / (ctx.nominal_voltage_v * ctx.phases), 1), "A")
         ctx = replace(ctx, granted_w=min(allowed, ctx.ev_max_w))
     receipt = ctx.payment == "Contract" and v.config.receipt_required  # never with EIM [V2G2-691]
+    info = meter_info(reading)
     res = m.ChargingStatusRes(
         response_code=_R.OK,
         evse_id=v.config.evse_id,
         sa_schedule_tuple_id=ctx.schedule_tuple_id or 1,
         evse_max_current=max_current,
-        meter_info=meter_info(reading),
+        meter_info=info,
         receipt_required=receipt,
         ac_evse_status=ac_status(notification, delay),
     )
-    ctx = metered(replace(ctx, loops=ctx.loops + 1, receipt_asked=receipt), reading, v.now)
+    ctx = metered(replace(ctx, loops=ctx.loops + 1, receipt_asked=receipt, meter_info=info), reading, v.now)
     return answer(res, v, ctx)
 
 
 def metering_receipt(req: m.MeteringReceiptReq, v: SeccView) -> Decision:
     """MeteringReceiptReq: only after a response that asked for it. With Contract payment the EV signs it with
-    its contract key; that verification belongs to the -2 Plug & Charge decisions, not built yet, so such a
-    receipt is refused. An EIM session has no key to sign with: a receipt asked anyway is taken as sent."""
+    its contract key (:func:`~iso15118.iso2.secc.pnc.metering_receipt_signed`). An EIM session has no key to
+    sign with: a receipt asked anyway is taken as sent."""
     if not v.ctx.receipt_asked:
         return fail(_R.FAILED_SequenceError, v, "MeteringReceiptReq without ReceiptRequired")
     if v.ctx.payment == "Contract":
-        return fail(_R.FAILED_MeteringSignatureNotValid, v, "the receipt's signature cannot be verified here")
+        return metering_receipt_signed(req, v)
     res = m.MeteringReceiptRes(response_code=_R.OK, **evse_status(v))
     return answer(res, v, replace(v.ctx, receipt_asked=False))
 
@@ -95,7 +97,8 @@ def session_stop(req: m.SessionStopReq, v: SeccView) -> Decision:
     if how == "Pause":
         if not v.config.pause_allowed:
             return fail(_R.FAILED, v, "this charger does not allow pausing")
-        kept = replace(v.ctx, refusal=None, notes=(), receipt_asked=False)
+        # A resumed Contract session presents its contract again (PaymentDetails, a new GenChallenge).
+        kept = replace(v.ctx, refusal=None, notes=(), receipt_asked=False, gen_challenge=None, contract_verified=False)
         paused = PausedSession(
             session_id=v.session_id,
             evcc_id=v.ctx.evcc_id,

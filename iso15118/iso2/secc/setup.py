@@ -9,8 +9,10 @@ session with a fresh SessionID (``OK_NewSessionEstablished``), and a mismatch is
 refusal.
 
 Payment: this SECC offers only what it can serve. ``ExternalPayment`` (EIM) when EIM is configured; ``Contract``
-(Plug & Charge) needs the -2 contract verification (PaymentDetails and a signed AuthorizationReq), which is not
-part of these decisions yet, so it is not offered even when PnC is configured.
+(Plug & Charge) when PnC is configured and the runtime gave the decisions the -2 PnC checks (``SeccView.pnc``,
+:mod:`iso15118.iso2.secc.pnc`). With Contract offered and ``certificate_installation`` configured, ServiceDiscoveryRes
+also lists the Certificate service (ServiceID 2, parameter sets 1 Installation and 2 Update, Table 105), which the
+EV details and selects before CertificateInstallationReq / CertificateUpdateReq.
 """
 
 from __future__ import annotations
@@ -21,15 +23,21 @@ from typing import Final
 from iso15118.constants import EnergyService
 from iso15118.controller import AuthorizationDecision, EVSELimits, SessionReport
 from iso15118.decisions import Input, Need, PausedSession, Report, TakePaused, Warn
-from iso15118.iso2.modes import AC_MODES, CHARGE_SERVICE_ID, CHARGE_SERVICE_NAME
+from iso15118.iso2.modes import (
+    AC_MODES,
+    CERTIFICATE_SERVICE_ID,
+    CERTIFICATE_SETS,
+    CHARGE_SERVICE_ID,
+    CHARGE_SERVICE_NAME,
+)
 from iso15118.iso2.profile import ISO2
+from iso15118.iso2.secc.pnc import authorize_contract
 from iso15118.iso2.secc.view import Decision, SeccContext, SeccView, answer, fail, noted
 from iso15118.messages.generated import iso2 as m
 from iso15118.session.context import ZERO_SESSION
 
 __all__ = [
     "authorization",
-    "contract_only",
     "offered_modes",
     "payment_options",
     "resume_refusal",
@@ -40,6 +48,7 @@ __all__ = [
 
 _R = m.ResponseCode
 EIM_PAYMENT: Final = "ExternalPayment"
+CONTRACT_PAYMENT: Final = "Contract"
 
 
 def resume_refusal(paused: PausedSession, evcc_id: str, fingerprint: str | None, now: float) -> str | None:
@@ -104,11 +113,23 @@ def offered_modes(v: SeccView, limits: EVSELimits) -> tuple[m.EnergyTransferMode
 
 
 def payment_options(v: SeccView) -> tuple[str, ...]:
-    """The payment options offered: the one a resumed session had selected [V2G2-741], else ExternalPayment
-    when EIM is configured (Contract is not served yet, see the module docstring)."""
-    if v.ctx.resumed and v.ctx.payment is not None:
+    """The payment options offered: the one a resumed session had selected [V2G2-741] (Contract only while the PnC
+    checks are still there), else ExternalPayment when EIM is configured and Contract when PnC is configured and
+    can be verified."""
+    contract = "PnC" in v.config.authorization and v.pnc is not None
+    if v.ctx.resumed and v.ctx.payment is not None and (v.ctx.payment != CONTRACT_PAYMENT or contract):
         return (v.ctx.payment,)
-    return (EIM_PAYMENT,) if "EIM" in v.config.authorization else ()
+    options = (EIM_PAYMENT,) if "EIM" in v.config.authorization else ()
+    return (*options, CONTRACT_PAYMENT) if contract else options
+
+
+def _certificate_service() -> m.Service:
+    return m.Service(
+        service_id=CERTIFICATE_SERVICE_ID,
+        service_name="Certificate",
+        service_category=m.ServiceCategory.ContractCertificate,
+        free_service=True,
+    )
 
 
 def service_discovery(req: m.ServiceDiscoveryReq, v: SeccView) -> Decision:
@@ -129,35 +150,56 @@ def service_discovery(req: m.ServiceDiscoveryReq, v: SeccView) -> Decision:
         free_service=v.config.free_service,
         supported_energy_transfer_mode=m.SupportedEnergyTransferMode(energy_transfer_mode=modes),
     )
+    services = (_certificate_service(),) if CONTRACT_PAYMENT in options and v.config.certificate_installation else ()
     res = m.ServiceDiscoveryRes(
         response_code=_R.OK,
         payment_option_list=m.PaymentOptionList(payment_option=tuple(m.PaymentOption(o) for o in options)),
         charge_service=charge,
+        service_list=m.ServiceList(service=services) if services else None,
     )
-    ctx = replace(v.ctx, offered_modes=tuple(str(mode) for mode in modes), offered_payment=options)
+    offered = tuple(s.service_id for s in services)
+    ctx = replace(v.ctx, offered_modes=tuple(str(x) for x in modes), offered_payment=options, offered_services=offered)
     return answer(res, v, ctx)
 
 
+def _certificate_parameters() -> m.ServiceParameterList:
+    sets = tuple(
+        m.ParameterSet(parameter_set_id=i, parameter=(m.Parameter(name="Service", string_value=name),))
+        for i, name in CERTIFICATE_SETS.items()
+    )
+    return m.ServiceParameterList(parameter_set=sets)
+
+
 def service_detail(req: m.ServiceDetailReq, v: SeccView) -> Decision:
-    """ServiceDetailReq: the charge service has no parameter sets to detail; any other ServiceID was not
-    retrieved in ServiceDiscoveryRes [V2G2-425]."""
+    """ServiceDetailReq: the charge service has no parameter sets to detail, the Certificate service has
+    Installation and Update; any other ServiceID was not retrieved in ServiceDiscoveryRes [V2G2-425]."""
+    if req.service_id in v.ctx.offered_services:
+        res = m.ServiceDetailRes(
+            response_code=_R.OK, service_id=req.service_id, service_parameter_list=_certificate_parameters()
+        )
+        return answer(res, v, v.ctx)
     if req.service_id != CHARGE_SERVICE_ID:
         return fail(_R.FAILED_ServiceIDInvalid, v, f"service {req.service_id} was not offered [V2G2-425]")
     return answer(m.ServiceDetailRes(response_code=_R.OK, service_id=req.service_id), v, v.ctx)
 
 
 def payment_service_selection(req: m.PaymentServiceSelectionReq, v: SeccView) -> Decision:
-    """PaymentServiceSelectionReq: an offered payment option, and the charge service (no value-added ones)."""
+    """PaymentServiceSelectionReq: an offered payment option, the charge service, and at most the value-added
+    services offered (the Certificate service with one of its parameter sets, when it names one)."""
     option = str(req.selected_payment_option)
     if option not in v.ctx.offered_payment:
         return fail(_R.FAILED_PaymentSelectionInvalid, v, f"payment option {option} was not offered")
-    selected = [s.service_id for s in req.selected_service_list.selected_service]
+    selected = {s.service_id: s.parameter_set_id for s in req.selected_service_list.selected_service}
     if CHARGE_SERVICE_ID not in selected:
         return fail(_R.FAILED_NoChargeServiceSelected, v, "the charge service was not selected")
-    others = sorted(set(selected) - {CHARGE_SERVICE_ID})
+    others = sorted(set(selected) - {CHARGE_SERVICE_ID, *v.ctx.offered_services})
     if others:
         return fail(_R.FAILED_ServiceSelectionInvalid, v, f"service {others[0]} was not offered")
-    return answer(m.PaymentServiceSelectionRes(response_code=_R.OK), v, replace(v.ctx, payment=option))
+    certificate = selected.get(CERTIFICATE_SERVICE_ID)
+    if certificate is not None and certificate not in CERTIFICATE_SETS:
+        return fail(_R.FAILED_ServiceSelectionInvalid, v, f"the Certificate service has no parameter set {certificate}")
+    ctx = replace(v.ctx, payment=option, certificate_service=certificate)
+    return answer(m.PaymentServiceSelectionRes(response_code=_R.OK), v, ctx)
 
 
 def _authorization_res(processing: m.EVSEProcessing, code: m.ResponseCode = _R.OK) -> m.AuthorizationRes:
@@ -165,10 +207,11 @@ def _authorization_res(processing: m.EVSEProcessing, code: m.ResponseCode = _R.O
 
 
 def authorization(req: m.AuthorizationReq, v: SeccView) -> Decision:
-    """AuthorizationReq (EIM): Ongoing while the customer has not identified at the charger, Finished once the
-    controller accepts; a refusal ends the session (-2 has no WARNING codes)."""
-    if v.ctx.payment != EIM_PAYMENT:
-        return contract_only(req, v)
+    """AuthorizationReq: with Contract payment the signed request of :func:`~iso15118.iso2.secc.pnc.authorize_contract`;
+    EIM: Ongoing while the customer has not identified at the charger, Finished once the controller accepts; a
+    refusal ends the session (-2 has no WARNING codes)."""
+    if v.ctx.payment == CONTRACT_PAYMENT:
+        return authorize_contract(req, v)
     if v.ctx.resumed and v.ctx.authorized:
         # The paused session was authorized; it goes on as agreed [V2G2-741].
         return answer(_authorization_res(m.EVSEProcessing.Finished), v, v.ctx)
@@ -182,10 +225,3 @@ def authorization(req: m.AuthorizationReq, v: SeccView) -> Decision:
         return fail(_R.FAILED, v, "the charger refused the authorization")
     report = Report(SessionReport(event="authorized", detail="EIM"))
     return answer(_authorization_res(m.EVSEProcessing.Finished), v, replace(v.ctx, authorized=True), report)
-
-
-def contract_only(req: object, v: SeccView) -> Decision:
-    """The Plug & Charge requests (PaymentDetails, CertificateInstallation, CertificateUpdate, a Contract
-    AuthorizationReq): this SECC never offers Contract, so they only come from an EV that ignored that."""
-    kind = ISO2.kind_of(v.request)
-    return fail(_R.FAILED, v, f"{kind} needs Contract payment, which this SECC does not offer")

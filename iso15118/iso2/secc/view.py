@@ -18,6 +18,7 @@ from iso15118.controller import MeterReading
 from iso15118.decisions import Answer, Effect, Inputs, Need, PeerIdentity
 from iso15118.envelope.dc.secc import DcAnswer, DcGeneration, DcProgress
 from iso15118.envelope.dc.secc import evse_status as dc_evse_status
+from iso15118.iso2.pnc import Iso2Pnc
 from iso15118.iso2.profile import ISO2
 from iso15118.messages.generated import iso2 as m
 from iso15118.session.selection import EnergyFamily, Selection
@@ -53,8 +54,20 @@ class SeccContext:
     offered_modes: tuple[str, ...] = ()
     """The energy transfer modes ServiceDiscoveryRes offered."""
     offered_payment: tuple[str, ...] = ()
+    offered_services: tuple[int, ...] = ()
+    """The value-added services ServiceDiscoveryRes listed (2: the Certificate service)."""
     payment: str | None = None
     """The payment option selected: ``ExternalPayment`` (EIM) or ``Contract`` (PnC)."""
+    certificate_service: int | None = None
+    """The Certificate service's parameter set the EV selected: 1 installation, 2 update (Table 105)."""
+    emaid: str | None = None
+    """PnC: the eMAID of the contract PaymentDetailsReq presented (verified)."""
+    contract_chain: tuple[bytes, ...] = ()
+    """PnC: the verified contract chain (DER, leaf first) that signs AuthorizationReq and MeteringReceiptReq."""
+    gen_challenge: bytes | None = None
+    """PnC: the GenChallenge PaymentDetailsRes sent; the signed AuthorizationReq must return it."""
+    contract_verified: bool = False
+    """PnC: the signed AuthorizationReq verified (repeats while Ongoing come unsigned)."""
     authorized: bool = False
     energy_mode: str | None = None
     """The EV's RequestedEnergyTransferMode."""
@@ -75,6 +88,8 @@ class SeccContext:
     """DC: the progress of the steps the shared DC decisions keep (insulation result, precharge, contactors)."""
     receipt_asked: bool = False
     """The last charge-loop response set ReceiptRequired: a MeteringReceiptReq may follow."""
+    meter_info: Any = None
+    """The MeterInfo of the last charge-loop response (a MeteringReceiptReq must return it)."""
     loops: int = 0
     renegotiations: int = 0
     meter: tuple[dict[str, Any], ...] = ()
@@ -105,6 +120,8 @@ class SeccView:
     session_id: bytes
     inputs: Inputs = field(default_factory=Inputs)
     peer: PeerIdentity | None = None
+    pnc: Iso2Pnc | None = None
+    """Plug & Charge checks (contract roots, certificate provider); None: Contract is not offered."""
     entropy: bytes = bytes(ENTROPY_BYTES)
     dc_capable: bool = False
     """The controller drives a DC output (DC modes may be offered)."""

@@ -21,7 +21,7 @@ class CanonicalizationMethod:
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType')
     __exi_generic__: ClassVar[bool] = True
     algorithm: str = field(metadata={'xsd': 'Algorithm', 'ns': '', 'kind': 'attribute', 'lexical': 'string'})
-    content: tuple[str | tuple[str, object], ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {}})
+    content: tuple[object, ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {}, 'wildcard': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,7 +45,7 @@ class DigestMethod:
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType')
     __exi_generic__: ClassVar[bool] = True
     algorithm: str = field(metadata={'xsd': 'Algorithm', 'ns': '', 'kind': 'attribute', 'lexical': 'string'})
-    content: tuple[str | tuple[str, object], ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {}})
+    content: tuple[object, ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {}, 'wildcard': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,7 +55,7 @@ class KeyInfo:
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType')
     __exi_generic__: ClassVar[bool] = True
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    content: tuple[str | tuple[str, object], ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'KeyName': 'string', 'KeyValue': 'iso15118.messages.generated.xmldsig:KeyValue', 'RetrievalMethod': 'iso15118.messages.generated.xmldsig:RetrievalMethod', 'X509Data': 'iso15118.messages.generated.xmldsig:X509Data', 'PGPData': 'iso15118.messages.generated.xmldsig:PGPData', 'SPKIData': 'iso15118.messages.generated.xmldsig:SPKIData', 'MgmtData': 'string'}})
+    content: tuple[object, ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'KeyName': 'string', 'KeyValue': 'iso15118.messages.generated.xmldsig:KeyValue', 'RetrievalMethod': 'iso15118.messages.generated.xmldsig:RetrievalMethod', 'X509Data': 'iso15118.messages.generated.xmldsig:X509Data', 'PGPData': 'iso15118.messages.generated.xmldsig:PGPData', 'SPKIData': 'iso15118.messages.generated.xmldsig:SPKIData', 'MgmtData': 'string'}, 'wildcard': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,7 +64,7 @@ class KeyValue:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType')
     __exi_generic__: ClassVar[bool] = True
-    content: tuple[str | tuple[str, object], ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'DSAKeyValue': 'iso15118.messages.generated.xmldsig:DSAKeyValue', 'RSAKeyValue': 'iso15118.messages.generated.xmldsig:RSAKeyValue'}})
+    content: tuple[object, ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'DSAKeyValue': 'iso15118.messages.generated.xmldsig:DSAKeyValue', 'RSAKeyValue': 'iso15118.messages.generated.xmldsig:RSAKeyValue'}, 'wildcard': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +85,7 @@ class Object:
     encoding: str | None = field(default=None, metadata={'xsd': 'Encoding', 'ns': '', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
     mime_type: str | None = field(default=None, metadata={'xsd': 'MimeType', 'ns': '', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    content: tuple[str | tuple[str, object], ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {}})
+    content: tuple[object, ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {}, 'wildcard': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,7 +94,7 @@ class PGPData:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType')
     __exi_generic__: ClassVar[bool] = True
-    content: tuple[str | tuple[str, object], ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'PGPKeyID': 'base64', 'PGPKeyPacket': 'base64'}})
+    content: tuple[object, ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'PGPKeyID': 'base64', 'PGPKeyPacket': 'base64'}, 'wildcard': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,7 +135,7 @@ class SPKIData:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType')
     __exi_generic__: ClassVar[bool] = True
-    content: tuple[str | tuple[str, object], ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'SPKISexp': 'base64'}})
+    content: tuple[object, ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'SPKISexp': 'base64'}, 'wildcard': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,7 +157,7 @@ class SignatureMethod:
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType')
     __exi_generic__: ClassVar[bool] = True
     algorithm: str = field(metadata={'xsd': 'Algorithm', 'ns': '', 'kind': 'attribute', 'lexical': 'string'})
-    content: tuple[str | tuple[str, object], ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'HMACOutputLength': 'integer'}})
+    content: tuple[object, ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'HMACOutputLength': 'integer'}, 'wildcard': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,7 +177,7 @@ class SignatureProperty:
     __exi_generic__: ClassVar[bool] = True
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
     target: str = field(metadata={'xsd': 'Target', 'ns': '', 'kind': 'attribute', 'lexical': 'string'})
-    content: tuple[str | tuple[str, object], ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {}})
+    content: tuple[object, ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {}, 'wildcard': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,7 +207,7 @@ class Transform:
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'TransformType')
     __exi_generic__: ClassVar[bool] = True
     algorithm: str = field(metadata={'xsd': 'Algorithm', 'ns': '', 'kind': 'attribute', 'lexical': 'string'})
-    content: tuple[str | tuple[str, object], ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'XPath': 'string'}})
+    content: tuple[object, ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'XPath': 'string'}, 'wildcard': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,7 +224,7 @@ class X509Data:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType')
     __exi_generic__: ClassVar[bool] = True
-    content: tuple[str | tuple[str, object], ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'X509IssuerSerial': 'iso15118.messages.generated.xmldsig:X509IssuerSerial', 'X509SKI': 'base64', 'X509SubjectName': 'string', 'X509Certificate': 'base64', 'X509CRL': 'base64'}})
+    content: tuple[object, ...] = field(default=(), metadata={'xsd': 'content', 'ns': '', 'kind': 'content', 'lexical': 'content', 'repeated': True, 'optional': True, 'children': {'X509IssuerSerial': 'iso15118.messages.generated.xmldsig:X509IssuerSerial', 'X509SKI': 'base64', 'X509SubjectName': 'string', 'X509Certificate': 'base64', 'X509CRL': 'base64'}, 'wildcard': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
