@@ -20,7 +20,6 @@ from harness.config_tls import contract_credentials
 from iso15118.errors import ConfigError
 from iso15118.iso2.pnc import Iso2Pnc
 from iso15118.security.credentials import ContractCredentials
-from iso15118.security.iso2_cps import ContractCertificatePool
 from iso15118.security.iso2_credentials import iso2_contract
 from iso15118.security.pki import PkiLayout, load_pki, read_pki
 from iso15118.security.pkikinds import ISO2_PKI, ISO20_PKI
@@ -110,7 +109,7 @@ def evcc_contract(protocols: Sequence[str], chain: Path | None, key: Path | None
 
 
 def iso2_pnc(layout: PkiLayout) -> Iso2Pnc:
-    """The SECC's -2 Plug & Charge checks from the -2 PKI: its MO root for contract chains, and its local contract
-    pool to answer CertificateInstallation and CertificateUpdate (``[secc] certificate_installation = true``)."""
+    """The SECC's -2 Plug & Charge checks from the -2 PKI: its MO root for contract chains (certificate requests go
+    to the certificate provider: `v2g secc --cps DIR` or a CSMS)."""
     pki = read_pki(layout)
-    return Iso2Pnc(contract_roots=(pki[Entity.MO_ROOT].certificate,), pool=ContractCertificatePool.from_pki(pki))
+    return Iso2Pnc(contract_roots=(pki[Entity.MO_ROOT].certificate,))

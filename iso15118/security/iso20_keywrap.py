@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
 from iso15118.errors import InstallationError
+from iso15118.security.keycheck import require_curve
 
 __all__ = [
     "DH_PUBLIC_KEY_SIZE",
@@ -82,13 +83,7 @@ def derive_session_key(shared_secret: bytes) -> bytes:
 
 
 def _p521(key: object, what: str) -> None:
-    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        if key.curve.name == _CURVE.name:
-            return
-        found = key.curve.name
-    else:
-        found = type(key).__name__.lstrip("_")
-    raise InstallationError(f"{what} must be a secp521r1 key (ECDHCurve SECP521), not {found}")
+    require_curve(key, _CURVE, what, "secp521r1 (ECDHCurve SECP521)")
 
 
 def wrap_contract_key(

@@ -26,7 +26,7 @@ from iso15118.codec import decode_as, encode_message, schema_for_namespace
 from iso15118.constants import NS_ISO2, NS_ISO20_COMMON_MESSAGES
 from iso15118.errors import CodecError, InstallationError
 from iso15118.messages import iso20 as m
-from iso15118.security.iso2_cps import ContractCertificatePool
+from iso15118.security.iso2_cps import ContractCertificatePool, Iso2Cps
 from iso15118.security.iso20_cps import Iso20ContractPool
 from iso15118.security.pki import Pki
 from iso15118.security.pkikinds import ISO2_PKI
@@ -39,7 +39,7 @@ class LocalCps:
     """A certificate provider over the test CPS of one -20 and/or one -2 PKI."""
 
     iso20: Iso20ContractPool | None = None
-    iso2: ContractCertificatePool | None = None
+    iso2: Iso2Cps | None = None
 
     @classmethod
     def from_pkis(cls, *pkis: Pki, emaid: str | None = None) -> LocalCps:
