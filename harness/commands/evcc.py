@@ -88,13 +88,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="protocols to offer, most preferred first (default: iso20,iso2,din, or the persona's [evcc] "
         "protocols). iso20 needs a -20 PKI (TLS 1.3); iso2 runs over TLS 1.2 with a -2 PKI (`v2g pki init "
         "--profile iso2`, a second --pki) and over TCP; din over TCP, DC only. An AC EV leaves din out, a "
-        "discharging one everything but iso20 (BPT is -20 only), saying so",
+        "discharging one everything but iso20 (BPT is -20 only), saying so when they were named",
     )
     parser.add_argument(
         "--energy",
         type=str.lower,
         choices=("ac", "dc"),
-        help="ac (default) or dc: the -20 namespace to offer, the -2 energy transfer mode (DIN needs dc)",
+        help="ac (default; dc for --protocols din alone) or dc: the -20 namespace to offer, the -2 energy transfer "
+        "mode (DIN needs dc)",
     )
     parser.add_argument(
         "--mode",
