@@ -47,7 +47,7 @@ from typing import Any
 
 from harness.benchmarks.session_peers import (
     LEGACY,
-    evcc_policy,
+    evcc_client,
     evcc_worker,
     fast_evcc,
     loop_request,
@@ -57,7 +57,6 @@ from harness.benchmarks.session_peers import (
 from harness.commands._sessions import prepare_process
 from iso15118.security.pki import PkiLayout, init_pki
 from iso15118.session.selection import EnergyFamily
-from iso15118.transport.evcc_client import EvccClientConfig
 from iso15118.transport.generations import STANDARD_NAMES, Standard
 
 __all__ = ["BenchSettings", "SessionFigures", "StepFigures", "format_figures", "run_from_args", "run_session_bench"]
@@ -75,6 +74,8 @@ class BenchSettings:
     """AC: AC_BPT sessions; DC: DC_BPT sessions (-20; -2: AC or DC; DIN: DC only)."""
     protocol: str = "iso20"
     """iso20 (TLS 1.3), iso2 or din (plain TCP)."""
+    tls12: bool = False
+    """iso2: over TLS 1.2 with a -2 test PKI instead of plain TCP."""
     warm_sessions: int = 10
     """Sessions for figure (a)."""
     round_trips: int = 200
@@ -137,6 +138,8 @@ class SessionFigures:
     capacity: int | None
     """Largest N whose step passed (None: no step ran or none passed)."""
     protocol: str = "iso20"
+    transport: str = ""
+    """What the -2 and DIN sessions ran over (plain TCP, TLS 1.2); the -20 ones always run over TLS 1.3."""
     loop_message: str = ""
     """The charge-loop request timed (AC_ChargeLoopReq, ChargingStatusReq, CurrentDemandReq...; empty: the -20
     one of ``energy``)."""
@@ -154,7 +157,7 @@ def _cpu_seconds(pid: int) -> float | None:
 # ---- (a) and (b) from this process -----------------------------------------------------------------------
 async def _sequential(layout: PkiLayout, port: int, settings: BenchSettings) -> tuple[list[float], list[float]]:
     protocol = settings.protocol
-    client = EvccClientConfig(policy=evcc_policy(layout, protocol), target=f"[::1]:{port}")
+    client = evcc_client(layout, protocol, port)
     first_loops: list[float] = []
     energy = settings.energy
     for _ in range(settings.warm_sessions + 1):
@@ -277,7 +280,10 @@ def run_session_bench(settings: BenchSettings, *, progress: Any = None) -> Sessi
     """Run (a), (b) and (c) and return the figures; ``progress(text)`` is called after each step."""
     prepare_process(fast_evcc(settings.energy, settings.protocol).offered_protocols)
     with tempfile.TemporaryDirectory(prefix="v2g-bench-") as tmp:
-        layout = init_pki(Path(tmp) / "pki", algorithm=settings.algorithm)  # type: ignore[arg-type]
+        if settings.tls12:
+            layout = init_pki(Path(tmp) / "pki", kind="iso2")
+        else:
+            layout = init_pki(Path(tmp) / "pki", algorithm=settings.algorithm)  # type: ignore[arg-type]
         pki_dir = str(layout.directory)
         secc, child = _SPAWN.Pipe()
         proc = _SPAWN.Process(target=secc_process, args=(child, pki_dir, settings.protocol), daemon=True)
@@ -310,6 +316,7 @@ def run_session_bench(settings: BenchSettings, *, progress: Any = None) -> Sessi
         energy=str(settings.energy),
         cpus=os.cpu_count() or 0,
         protocol=settings.protocol,
+        transport="TLS 1.2 (secp256r1, server authentication)" if settings.tls12 else "plain TCP",
         loop_message=loop_request(settings.protocol, settings.energy),
         first_loop_first_ms=1000 * first_loops[0],
         first_loop_p50_ms=1000 * statistics.median(warm),
@@ -350,7 +357,7 @@ def format_figures(figures: SessionFigures) -> str:
     """The figures as text."""
     if figures.protocol in LEGACY:
         name = STANDARD_NAMES[Standard(figures.protocol)]
-        what = f"{name} {figures.energy} sessions (EIM), plain TCP on ::1"
+        what = f"{name} {figures.energy} sessions (EIM), {figures.transport or 'plain TCP'} on ::1"
     else:
         what = f"{figures.energy}_BPT sessions, TLS 1.3 on ::1, test PKI {figures.algorithm}"
     request = figures.loop_message or f"{figures.energy}_ChargeLoopReq"
@@ -389,6 +396,10 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         (args.sessions >= 1, "--sessions must be >= 1"),
         (args.round_trips >= 1, "--round-trips must be >= 1"),
         (args.protocol != "din" or args.energy == "dc", "--protocol din: DIN 70121 is DC only (--energy dc)"),
+        (
+            args.protocol == "iso2" or not args.tls12,
+            "--tls12 is for --protocol iso2 (-20 runs over TLS 1.3, DIN over TCP)",
+        ),
     ]
     for ok, message in checks:
         if not ok:
@@ -397,6 +408,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         algorithm=args.algorithm,
         energy=EnergyFamily(args.energy.upper()),
         protocol=args.protocol,
+        tls12=args.tls12,
         warm_sessions=args.sessions,
         round_trips=args.round_trips,
         steps=steps,

@@ -21,11 +21,12 @@ from typing import Any, Final
 
 from harness.commands._sessions import prepare_process
 from iso15118.config import EvccConfig, SeccConfig
-from iso15118.constants import NS_DIN, NS_ISO2
+from iso15118.constants import NS_DIN, NS_ISO2, SdpSecurity
 from iso15118.profiles import PROFILES
 from iso15118.security.pki import PkiLayout, load_pki
+from iso15118.security.pkikinds import ISO2_PKI
 from iso15118.security.profiles import Entity
-from iso15118.security.tls import TlsConfig, evcc_context
+from iso15118.security.tls import TlsConfig, TlsMode, evcc_context
 from iso15118.session.events import Event, MessageSent, ResponseReceived
 from iso15118.session.selection import EnergyFamily
 from iso15118.simple import SimpleEV, SimpleEVSE
@@ -35,12 +36,13 @@ from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccSer
 
 __all__ = [
     "LEGACY",
-    "evcc_policy",
+    "evcc_client",
     "evcc_tls",
     "evcc_worker",
     "fast_evcc",
     "loop_request",
     "one_session",
+    "secc_policy",
     "secc_process",
     "secc_tls",
 ]
@@ -75,9 +77,27 @@ def fast_evcc(energy: EnergyFamily, protocol: str = "iso20", **fields: Any) -> E
     )
 
 
-def evcc_policy(layout: PkiLayout, protocol: str) -> TransportPolicy:
-    """The EVCC's transport: TLS 1.3 with the PKI for -20, plain TCP for -2 and DIN."""
-    return TransportPolicy(tls=evcc_tls(layout) if protocol not in LEGACY else None)
+def evcc_client(layout: PkiLayout, protocol: str, port: int) -> EvccClientConfig:
+    """How the EVCC connects to ``[::1]:port``: TLS 1.3 with the PKI for -20; TLS 1.2 for -2 when the PKI is a -2
+    one (the EV trusts its V2G root and asks for TLS as a -2 PnC EV would); plain TCP otherwise."""
+    if protocol not in LEGACY:
+        return EvccClientConfig(policy=TransportPolicy(tls=evcc_tls(layout)), target=f"[::1]:{port}")
+    if protocol == "iso2" and layout.kind is ISO2_PKI:
+        tls = TlsConfig(trust_roots=tuple(layout.roots(Entity.V2G_ROOT)), mode=TlsMode.ISO2)
+        policy = TransportPolicy(tls=None, tls_iso2=tls)
+        return EvccClientConfig(policy=policy, target=f"[::1]:{port}", security=SdpSecurity.TLS)
+    return EvccClientConfig(policy=TransportPolicy(tls=None), target=f"[::1]:{port}")
+
+
+def secc_policy(layout: PkiLayout, protocol: str) -> TransportPolicy:
+    """The SECC's transport, as :func:`evcc_client` says."""
+    if protocol not in LEGACY:
+        return TransportPolicy(tls=secc_tls(layout))
+    if protocol == "iso2" and layout.kind is ISO2_PKI:
+        leaf = layout[Entity.SECC_LEAF]
+        tls = TlsConfig(certificate_chain=leaf.chain_pem, private_key=leaf.key_pem, mode=TlsMode.ISO2)
+        return TransportPolicy(tls=None, tls_iso2=tls)
+    return TransportPolicy(tls=None)
 
 
 def secc_tls(layout: PkiLayout) -> TlsConfig:
@@ -104,14 +124,13 @@ def secc_process(conn: Connection, pki_dir: str, protocol: str = "iso20") -> Non
     one."""
     secc = SeccConfig(protocols=(LEGACY[protocol],)) if protocol in LEGACY else SeccConfig()
     prepare_process(secc.protocols)  # as `v2g secc` does
-    asyncio.run(_secc_main(conn, Path(pki_dir), secc))
+    asyncio.run(_secc_main(conn, Path(pki_dir), secc, protocol))
 
 
-async def _secc_main(conn: Connection, pki_dir: Path, secc: SeccConfig) -> None:
+async def _secc_main(conn: Connection, pki_dir: Path, secc: SeccConfig, protocol: str) -> None:
     layout = load_pki(pki_dir)
     reports: list[ConnectionReport] = []
-    legacy = all(ns in LEGACY.values() for ns in secc.protocols)
-    config = SeccServerConfig(policy=TransportPolicy(tls=None if legacy else secc_tls(layout)), listen="::1")
+    config = SeccServerConfig(policy=secc_policy(layout, protocol), listen="::1")
     async with SeccServer(config, SimpleEVSE, secc=secc, on_report=reports.append) as server:
         assert server.endpoint is not None
         conn.send(("ready", server.endpoint.port))
@@ -185,7 +204,7 @@ def evcc_worker(
 ) -> None:
     """Warm up with one session, say "ready", then run one session per (start, stop) time pair sent back."""
     layout = load_pki(Path(pki_dir))
-    client = EvccClientConfig(policy=evcc_policy(layout, protocol), target=f"[::1]:{port}")
+    client = evcc_client(layout, protocol, port)
     protocols = (LEGACY[protocol],) if protocol in LEGACY else None
     evcc = EvccConfig(energy=energy, protocols=protocols, loop_interval_s=loop_interval_s)
     prepare_process(evcc.offered_protocols)  # as `v2g evcc` does

@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "TCP (default: iso20)",
     )
     session.add_argument(
+        "--tls12", action="store_true", help="--protocol iso2 over TLS 1.2 with a -2 test PKI instead of plain TCP"
+    )
+    session.add_argument(
         "--algorithm", choices=("secp521r1", "ed448"), default="secp521r1", help="test PKI keys (iso20)"
     )
     session.add_argument(

@@ -215,7 +215,8 @@ async def run_evcc(
             config.iface, "ev", modem_standin=config.modem_standin, timeout=config.slac_timeout_s
         )
         log.info("EVCC: SLAC matched in %.3f s", slac_result.duration)
-    wanted = config.security or sdp_security(protocols, evcc.authorization, policy)
+    # SdpSecurity.TLS is 0x00: test for None, not for truth.
+    wanted = config.security if config.security is not None else sdp_security(protocols, evcc.authorization, policy)
     sdp_result = None
     if config.target is not None:
         endpoint = parse_endpoint(config.target, iface=config.iface)
