@@ -6,8 +6,9 @@ configurations hold namespaces and service IDs. ISO 15118-20 has one namespace p
 ISO 15118-2 has one namespace for AC and DC (the charger's AC and DC services say which it offers); DIN 70121 is
 DC only.
 
-What is not valid for the energy or the direction asked for is left out of the offer, and said so (the notes
-returned with the configuration), as long as something is left; when nothing is, it is refused naming why:
+What is not valid for the energy or the direction asked for is left out of the offer, and said so when it was named
+explicitly (the notes returned with the configuration), as long as something is left; when nothing is, it is
+refused naming why:
 
 * DIN 70121 is DC only: an AC EV (or a charger offering AC only) does not offer it.
 * Discharging (``--mode discharge``, ``[ev] direction = "discharge"``) is ISO 15118-20 BPT only: such an EV offers
