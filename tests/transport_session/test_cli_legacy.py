@@ -1,11 +1,13 @@
 """`v2g secc` / `v2g evcc` with ISO 15118-2 and DIN 70121: DIN DC, -2 AC and DC (EIM) and -2 PnC over TLS 1.2
 between two CLI processes on ::1; negotiation across generations with SDP on the loopback (an EV offering
 iso20,iso2,din ends in DIN against a DIN-only charger, and in -2 over TLS 1.2 against a -2/DIN one, saying why
--20 was not used); what an EV or a charger cannot offer for its energy or direction; codecs preloaded per protocol.
+-20 was not used); a -2 contract installed from the charger's `--cps`; what an EV or a charger cannot offer for
+its energy or direction; codecs preloaded per protocol.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import signal
 from collections.abc import Iterator
@@ -16,11 +18,17 @@ import pytest
 from harness.cli import main
 from harness.commands import _sessions
 from harness.config import load_evcc_settings, load_secc_settings
-from iso15118.constants import NS_DIN, NS_ISO2, NS_ISO20_AC, NS_ISO20_DC
+from iso15118.config import EvccConfig
+from iso15118.constants import NS_DIN, NS_ISO2, NS_ISO20_AC, NS_ISO20_DC, SdpSecurity
 from iso15118.errors import ConfigError
-from iso15118.security.pki import init_pki
-from iso15118.security.tls import TlsMode
+from iso15118.security.iso2_credentials import iso2_provisioning
+from iso15118.security.pki import init_pki, load_pki
+from iso15118.security.profiles import Entity
+from iso15118.security.tls import TlsConfig, TlsMode
 from iso15118.session.selection import EnergyFamily
+from iso15118.simple import SimpleEV
+from iso15118.transport.evcc_client import EvccClientConfig, run_evcc
+from iso15118.transport.policy import TransportPolicy
 from tests.support.netns import free_port, ipv6_loopback
 from tests.transport_session import cli_support as cli
 from tests.transport_session.helpers import TestPki
@@ -214,3 +222,24 @@ def test_prepare_process_preloads_the_codecs_of_the_protocols(monkeypatch: pytes
     loaded.clear()
     _sessions.prepare_process((NS_ISO20_DC, NS_ISO2, NS_DIN))
     assert loaded == ["appprotocol", "iso20_common", "iso20_dc", "iso2", "din", "xmldsig"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(120)
+async def test_the_charger_installs_a_contract_for_a_iso2_ev_from_its_cps(pki: TestPki, pki2: Path) -> None:
+    # `--cps` once per generation: the -2 PKI's CPS answers the -2 EV's CertificateInstallationReq, then PnC.
+    port = free_port()
+    pki20 = str(pki.layout.directory)
+    charger = ["--listen", "::1", "--port", str(port), "--no-sdp", "--pki", pki20, "--pki", str(pki2), "--once"]
+    with cli.secc([*charger, "--auth", "eim", "pnc", "--cps", pki20, "--cps", str(pki2)]) as secc:
+        trust = TlsConfig(trust_roots=tuple(load_pki(pki2).roots(Entity.V2G_ROOT)), mode=TlsMode.ISO2)
+        client = EvccClientConfig(
+            policy=TransportPolicy(tls=None, tls_iso2=trust), target=f"[::1]:{port}", security=SdpSecurity.TLS
+        )
+        ev = EvccConfig(protocols=(NS_ISO2,), authorization="PnC", provisioning=iso2_provisioning(pki2), max_loops=2)
+        run = await run_evcc(client, SimpleEV(), ev)
+        code, out, err = await asyncio.to_thread(cli.finish, secc)
+    assert run.ok and run.tls is not None and run.tls.version == "TLSv1.2", run.outcome
+    assert run.outcome.negotiated["contract_installed"] and run.outcome.negotiated["authorization"] == "PnC"
+    assert code == 0, err
+    assert f"session {run.outcome.session_id.hex()}, ISO 15118-2, AC, PnC, 2 loops" in out
