@@ -224,3 +224,27 @@ def test_our_iso20_iso2_din_evcc_falls_back_to_din_at_josev_din_secc(
         josev_loop_response_s=spread(loop_times),
         session_s=round(took, 2),
     )
+
+
+def test_our_din_evcc_stops_at_josev_40_v_window_and_josev_refuses_the_session_stop(
+    josev_seccs: JosevSeccs, peer_logs: PeerLogs
+) -> None:
+    """L2 and L6 without the 40 V battery: our EV (400 V) finds Josev's voltage window unusable and stops the
+    session with SessionStopReq, naming why; Josev answers FAILED_SequenceError (it takes SessionStopReq only
+    after the charge loop)."""
+    veth, process = josev_seccs.get("DIN_SPEC_70121")
+    since = process.offset()
+    peer_logs.add(process, since)
+    policy = TransportPolicy(tls=None, tolerant=True, timing_scale=TIMING_SCALE)
+    evcc = EvccConfig(energy=EnergyFamily.DC, protocols=(NS_DIN,), max_loops=LOOPS)
+    client = EvccClientConfig(policy=policy, iface=veth.if_b)
+    run, timeline = run_our_evcc(veth.ns_b, client, SimpleEV(), evcc, timeout=90)
+
+    outcome = run.outcome
+    assert outcome.failure == "the charger's voltage window 40-40 V misses the battery's 400 V"
+    assert timeline.kinds("sent")[-2:] == ["ChargeParameterDiscoveryReq", "SessionStopReq"]
+    assert (outcome.ended.reason, outcome.ended.response_code) == (EndReason.FAILED_RECEIVED, "FAILED_SequenceError")
+    assert process.wait_for_log(r"SessionStopRes", 15, since=since)
+    [stop] = [x for x in logged_messages(process.text(since)) if x.name == "SessionStopRes"]
+    assert stop.body["ResponseCode"] == "FAILED_SequenceError"
+    assert "not accepted in state CableCheck" in stop.header["Notification"]["FaultMsg"]
