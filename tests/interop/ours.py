@@ -26,7 +26,13 @@ from iso15118.iso2.profile import ISO2
 from iso15118.iso20.services import loop_request_mode, loop_target_power
 from iso15118.messages.units import value_of
 from iso15118.profiles import Pnc
-from iso15118.session.events import Event, MessageReceived, MessageSent, ResponseReceived
+from iso15118.session.events import (
+    Event,
+    MessageReceived,
+    MessageSent,
+    ResponseReceived,
+    SchemaDeviationTolerated,
+)
 from iso15118.transport.evcc_client import EvccClientConfig, EvccRun, run_evcc
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
 from tests.interop.josev import JosevProcess
@@ -54,6 +60,8 @@ class Timeline:
 
     messages: list[tuple[float, str, Any]] = field(default_factory=list)
     elapsed: list[tuple[str, float]] = field(default_factory=list)
+    tolerated: list[SchemaDeviationTolerated] = field(default_factory=list)
+    """Schema deviations tolerant decoding let pass (none in strict mode: it ends the session instead)."""
 
     async def observe(self, event: Event, *, role: str, peer: str) -> None:
         if isinstance(event, MessageSent):
@@ -62,6 +70,8 @@ class Timeline:
             self.messages.append((event.at, "received", event.message))
         if isinstance(event, ResponseReceived):
             self.elapsed.append((kind_name(event.message), event.elapsed))
+        if isinstance(event, SchemaDeviationTolerated):
+            self.tolerated.append(event)
 
     def kinds(self, direction: str) -> list[str]:
         """The message kinds sent or received, in order (:func:`kind_name`)."""
