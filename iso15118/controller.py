@@ -72,6 +72,9 @@ class AuthorizationDecision(StrEnum):
     PENDING = "pending"
     """Not decided yet: the EV is answered Ongoing and asks again."""
     REJECTED = "rejected"
+    REVOKED = "revoked"
+    """PnC: the contract certificate is revoked (an OCSP answer said so); refused with the generation's
+    certificate-revoked response code."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

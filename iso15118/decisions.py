@@ -79,6 +79,8 @@ class Input(StrEnum):
     """DCCommand for one DC charge-loop step."""
     WELDING = "welding"
     """DCOutput: the output voltage while the EV checks its contactors for welding."""
+    CERTIFICATE = "certificate"
+    """CertificateAnswer for a CertificateRequest: the certificate provider's signed response."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,10 @@
      ├── SecurityError           TLS, certificate or signature failure (names the reason)
      │    ├── CertificateError
      │    ├── SignatureError
-     │    └── InstallationError  a -2 contract installation/update refused (names the reason)
+     │    └── InstallationError  a contract installation or update refused (names the reason)
      ├── SlacError               SLAC matching failed (names the step and the rule)
+     ├── BackendError            the OCPP backend link failed or refused something (names the reason)
+     │    └── RpcError           an OCPP-J CALLERROR, sent or received (carries its OCPP error code)
      └── ProtocolError           a sequence/semantic rule was broken; carries the response code to send
           ├── LocalProtocolError  we were about to break the protocol
           └── RemoteProtocolError the peer broke the protocol
@@ -25,6 +27,7 @@ string, e.g. ``"FAILED_SequenceError"``) that the SECC puts on the wire before i
 from __future__ import annotations
 
 __all__ = [
+    "BackendError",
     "CertificateError",
     "CodecError",
     "ConfigError",
@@ -35,6 +38,7 @@ __all__ = [
     "MessageEncodeError",
     "ProtocolError",
     "RemoteProtocolError",
+    "RpcError",
     "SecurityError",
     "SignatureError",
     "SlacError",
@@ -123,9 +127,10 @@ class SignatureError(SecurityError):
 
 
 class InstallationError(SecurityError):
-    """A contract certificate installation or update was refused (ISO 15118-2); the message says why.
+    """A contract certificate installation or update was refused; the message says why.
 
-    ``response_code`` is the -2 ResponseCode value that reports the refusal, when one fits.
+    ``response_code`` is the ResponseCode value (of the generation concerned) that reports the refusal, when
+    one fits.
     """
 
     def __init__(self, reason: str, *, response_code: str | None = None) -> None:
@@ -136,6 +141,24 @@ class InstallationError(SecurityError):
 
 class SlacError(V2GError):
     """SLAC matching failed."""
+
+
+class BackendError(V2GError):
+    """The OCPP backend (CSMS) link failed, or the backend refused something; the message says what."""
+
+
+class RpcError(BackendError):
+    """An OCPP-J CALLERROR: ``code`` is its OCPP error code (``FormatViolation``, ``NotImplemented``...).
+
+    Raised by the parsing and validation of a frame, it is the CALLERROR to answer with; raised by a call, it is
+    the CALLERROR the other side answered.
+    """
+
+    def __init__(self, code: str, reason: str, *, unique_id: str | None = None) -> None:
+        self.code = code
+        self.reason = reason
+        self.unique_id = unique_id
+        super().__init__(f"{code}: {reason}")
 
 
 class ProtocolError(V2GError):

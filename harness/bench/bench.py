@@ -68,6 +68,9 @@ class Bench:
         self.rescued = RescuedEV(scenario.v2v) if scenario.v2v else None
         self.ledger = EnergyLedger()
         self.now = 0.0
+        self.follow_events = True
+        """The chargers answer the scenario's grid-support events themselves; False when a CSMS dispatches them
+        (the events still define the windows whose export is compensated)."""
         self._decision: Decision | None = None
         self._loop_noted = False
         self.trace = Trace(meta=self._meta())
@@ -88,7 +91,7 @@ class Bench:
                 band_pct=pw.params.hold_band_pct,
                 max_discharge_w=pw.params.max_power_w if pw.pack.energy_wh > 0.0 else 0.0,
             )
-        event = self.grid.event_at(now)
+        event = self.grid.event_at(now) if self.follow_events else None
         self._decision = decide(
             PolicyInputs(
                 plug=self.vehicle.settings.plug,
@@ -124,7 +127,7 @@ class Bench:
         """The DC charger's setpoint and reason for the interval starting at ``now``."""
         charger = self._charger()
         limits = self.dc_limits(now, dt)
-        event = self.grid.event_at(now)
+        event = self.grid.event_at(now) if self.follow_events else None
         p = charger.params
         self._decision = decide_dc(
             DCPolicyInputs(

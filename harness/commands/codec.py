@@ -5,7 +5,10 @@ a bare EXI stream or a whole V2GTP frame (``01FE...``, whose payload type then p
 ``--schema`` and without a V2GTP header every schema set is tried and the one that decodes the whole
 stream is used. A stream that deviates from its schema (non-strict undeclared productions, as EXIficient writes
 them) is refused naming the element and bit; ``--tolerant`` decodes it and lists each deviation on stderr.
-``v2g encode [--schema S] FILE...`` reads XML or JSON files and prints one hex line each.
+``v2g encode [--schema S] FILE...`` reads XML or JSON files (``-``: standard input) and prints one hex line each.
+
+Error offsets count bits of the EXI stream; for a V2GTP frame the line also gives the frame's byte, which is
+8 bytes further on (the header).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from iso15118.codec import (
 )
 from iso15118.codec.schemasets import PAYLOAD_SETS, SCHEMA_ALIASES
 from iso15118.constants import PayloadType
-from iso15118.errors import CodecError, MessageDecodeError
+from iso15118.errors import CodecError, FramingError, MessageDecodeError
+from iso15118.v2gtp import unpack_header
 
 __all__ = ["register"]
 
@@ -50,7 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     dec.set_defaults(func=_decode)
     enc = sub.add_parser("encode", help="encode XML or JSON files to EXI (one hex line per file)")
-    enc.add_argument("files", nargs="+", metavar="FILE", type=Path)
+    enc.add_argument("files", nargs="+", metavar="FILE", help="XML or JSON file; '-' reads one document from stdin")
     enc.add_argument(
         "--schema", choices=sorted(SCHEMA_ALIASES), help="schema set (XML: default from the root's namespace)"
     )
@@ -77,30 +81,56 @@ def _parse_hex(text: str) -> bytes:
         raise CodecError(f"not a hex string: {text[:40]!r}") from None
 
 
+_V2GTP_HEADER = 8
+_EXI_HEADER = 0x80
+"""The first byte of every stream the ISO 15118 codecs write: no cookie, no options, EXI version 1."""
+
+
+def _looks_framed(data: bytes) -> bool:
+    """A V2GTP header, possibly with a wrong version: the version byte's inverse, or a known payload type with a
+    length that matches. An EXI stream of ours starts with 0x80, which no V2GTP header does."""
+    if len(data) < _V2GTP_HEADER or data[0] == _EXI_HEADER:
+        return False
+    if data[0] ^ data[1] == 0xFF:
+        return True
+    ptype = int.from_bytes(data[2:4], "big")
+    length = int.from_bytes(data[4:8], "big")
+    return ptype in PayloadType._value2member_map_ and length == len(data) - _V2GTP_HEADER
+
+
+def _unframe(data: bytes, schema: str | None) -> tuple[bytes, str | None, int]:
+    """The EXI payload, the schema set its V2GTP payload type names, and the header's length (0: no frame)."""
+    if schema is not None or not _looks_framed(data):
+        return data, schema, 0
+    try:
+        header = unpack_header(data)  # the version checks the transport applies, with the rule each breaks
+    except FramingError as exc:
+        raise CodecError(f"V2GTP header: {exc}; the frame is not decoded") from None
+    ptype, length = int(header.payload_type), header.payload_length
+    if length != len(data) - _V2GTP_HEADER:
+        raise CodecError(f"V2GTP header announces {length} payload bytes but {len(data) - _V2GTP_HEADER} follow")
+    try:
+        schema = PAYLOAD_SETS[PayloadType(ptype)]
+    except (ValueError, KeyError):
+        raise CodecError(f"V2GTP payload type 0x{ptype:04x} does not carry an EXI message") from None
+    return data[_V2GTP_HEADER:], schema, _V2GTP_HEADER
+
+
 def _decode_one(
     data: bytes, schema: str | None, tolerant: bool = False
 ) -> tuple[str, object, tuple[str, str], tuple[SchemaDeviation, ...]]:
-    if schema is None and len(data) >= 8 and data[0] == 0x01 and data[1] == 0xFE:
-        ptype = int.from_bytes(data[2:4], "big")
-        length = int.from_bytes(data[4:8], "big")
-        if length != len(data) - 8:
-            raise CodecError(f"V2GTP header announces {length} payload bytes but {len(data) - 8} follow")
-        try:
-            schema = PAYLOAD_SETS[PayloadType(ptype)]
-        except (ValueError, KeyError):
-            raise CodecError(f"V2GTP payload type 0x{ptype:04x} does not carry an EXI message") from None
-        data = data[8:]
     if schema is not None:
         doc = decode_document(data, schema, tolerant=tolerant)
         return schema, doc.value, doc.root, doc.deviations
-    best: tuple[int, str, MessageDecodeError] | None = None
+    best: tuple[tuple[bool, int, int], str, MessageDecodeError] | None = None
     for name in _AUTO_ORDER:
         try:
             doc = decode_document(data, name, tolerant=tolerant)
         except MessageDecodeError as exc:
-            # Report the schema set that got furthest: most likely the intended one.
-            # A schema deviation means the set read the stream's structure: prefer it to mere reach.
-            reach = (exc.bit_offset or 0) + (1 << 40 if isinstance(exc, SchemaDeviationError) else 0)
+            # Report the schema set that got furthest into the structure: most likely the intended one. A schema
+            # deviation means the set read the stream's structure; then the depth of the element reached (a
+            # truncated stream fails in a leaf of the right set, a wrong set fails near the root), then the bit.
+            reach = (isinstance(exc, SchemaDeviationError), len(exc.path), exc.bit_offset or 0)
             if best is None or reach > best[0]:
                 best = (reach, name, exc)
             continue
@@ -122,14 +152,17 @@ def _decode(args: argparse.Namespace) -> int:
     status = 0
     schema = SCHEMA_ALIASES[args.schema] if args.schema else None
     for text in _hex_inputs(args.hex):
+        header = 0
         try:
-            data = _parse_hex(text)
-            name, value, root, deviations = _decode_one(data, schema, args.tolerant)
+            payload, named, header = _unframe(_parse_hex(text), schema)
+            name, value, root, deviations = _decode_one(payload, named, args.tolerant)
         except CodecError as exc:
             print(f"error: cannot decode {text}", file=sys.stderr)
             if isinstance(exc, MessageDecodeError) and exc.bit_offset is not None:
-                print(f"  at bit {exc.bit_offset} (byte {exc.bit_offset // 8}), element /{'/'.join(exc.path)}",
-                      file=sys.stderr)  # fmt: skip
+                where = f"at bit {exc.bit_offset} (byte {exc.bit_offset // 8}) of the EXI stream"
+                if header:
+                    where += f" (byte {header + exc.bit_offset // 8} of the V2GTP frame)"
+                print(f"  {where}, element /{'/'.join(exc.path)}", file=sys.stderr)
             print(f"  {exc}", file=sys.stderr)
             status = 1
             continue
@@ -147,7 +180,7 @@ def _encode(args: argparse.Namespace) -> int:
     schema = SCHEMA_ALIASES[args.schema] if args.schema else None
     for path in args.files:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
             if text.lstrip().startswith("<"):
                 msg = from_xml(text, schema)
                 data = encode_message(msg, schema=schema)

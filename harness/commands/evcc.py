@@ -16,9 +16,12 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from harness.commands import _install
 from harness.commands._argtypes import port, seconds, whole
+from harness.commands._cp import add_cp_option, evcc_with_pilot
 from harness.commands._pacing import SequenceGap, pacing_warnings
 from harness.commands._progress import NON_TTY_PERIOD_S, StatusLine
 from harness.commands._sessions import (
@@ -140,6 +143,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no status line while the session runs: only the summary"
     )
+    _install.add_options(parser)
+    add_cp_option(parser, "evcc")
     parser.set_defaults(func=_run)
 
 
@@ -165,7 +170,8 @@ def _settings(args: argparse.Namespace) -> EvccSettings:
     }
     ev = {"direction": args.mode}
     overrides = {"runtime": runtime, "evcc": evcc, "ev": ev}
-    return load_evcc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols)
+    settings = load_evcc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols)
+    return _install.apply(args, settings)
 
 
 def _exit_code(outcome: SessionOutcome, config: EvccConfig) -> int:
@@ -178,16 +184,28 @@ def _exit_code(outcome: SessionOutcome, config: EvccConfig) -> int:
     return 0 if reached else INTERRUPTED
 
 
-async def _session(settings: EvccSettings, quiet: bool, signals: StopSignals) -> int:
+async def _session(
+    settings: EvccSettings, quiet: bool, signals: StopSignals, args: argparse.Namespace | None = None
+) -> int:
     timing = settings.client.policy.session_config().timing
     status = None if quiet else StatusLine("evcc")
     gap = SequenceGap(timing)
     handles: list[Any] = []
     pending: set[asyncio.Task[None]] = set()
+    ev = SimpleEV(settings.ev)
     with observers(settings.trace, settings.journal) as obs:
         watchers: list[Observer] = [*obs, gap, *([status] if status else [])]
+        cp, cp_timeout = (args.cp, args.cp_timeout) if args is not None else (None, 0.0)
+
+        def session(extra: Sequence[Observer], bind: Callable[[Any], None]) -> Awaitable[EvccRun]:
+            def started(handle: Any) -> None:
+                bind(handle)  # the pilot goes to state C/B with the session's power delivery
+                handles.append(handle)
+
+            return run_evcc(settings.client, ev, settings.evcc, observers=[*watchers, *extra], on_start=started)
+
         work: asyncio.Task[EvccRun] = asyncio.ensure_future(
-            run_evcc(settings.client, SimpleEV(settings.ev), settings.evcc, observers=watchers, on_start=handles.append)
+            session((), lambda handle: None) if cp is None else evcc_with_pilot(cp, cp_timeout, session)
         )
 
         def stop(why: str) -> None:
@@ -212,6 +230,9 @@ async def _session(settings: EvccSettings, quiet: bool, signals: StopSignals) ->
     if status is not None:
         status.clear()
     print(summary("evcc", str(run.endpoint), run.outcome, hint=gap.explanation), flush=True)
+    installed = _install.save(args, ev) if args is not None else None
+    if installed is not None:
+        print(installed, flush=True)
     return _exit_code(run.outcome, settings.evcc)
 
 
@@ -231,4 +252,4 @@ def _run(args: argparse.Namespace) -> int:
     for warning in pacing_warnings(settings.evcc, settings.client.policy.session_config().timing):
         print(f"v2g evcc: warning: {warning}", file=sys.stderr, flush=True)
     prepare_process((settings.evcc.energy,))
-    return run_until_stopped("evcc", lambda signals: _session(settings, args.quiet, signals))
+    return run_until_stopped("evcc", lambda signals: _session(settings, args.quiet, signals, args))

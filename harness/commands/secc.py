@@ -21,7 +21,9 @@ import os
 import sys
 from typing import Final
 
+from harness.commands import _csms
 from harness.commands._argtypes import port
+from harness.commands._cp import add_cp_option, secc_pilot
 from harness.commands._progress import NON_TTY_PERIOD_S, StatusLine
 from harness.commands._sessions import (
     add_common_options,
@@ -118,6 +120,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no status lines while sessions run: only the summary lines"
     )
+    _csms.add_options(parser)
+    add_cp_option(parser, "secc")
     parser.set_defaults(func=_run)
 
 
@@ -185,39 +189,55 @@ async def _flush_every(lines: _Lines, period: float) -> None:
         lines.flush()
 
 
-async def _serve(settings: SeccSettings, quiet: bool, signals: StopSignals) -> int:
+async def _serve(
+    settings: SeccSettings,
+    quiet: bool,
+    signals: StopSignals,
+    csms: _csms.CsmsOptions | None = None,
+    cp: str | None = None,
+) -> int:
+    async with secc_pilot(cp):
+        return await _serve_sessions(settings, quiet, signals, csms)
+
+
+async def _serve_sessions(
+    settings: SeccSettings, quiet: bool, signals: StopSignals, csms: _csms.CsmsOptions | None
+) -> int:
     roots = settings.pnc_certificates()
     pnc = PncVerifier(roots) if roots else None
     status = None if quiet else StatusLine("secc")
     lines = _Lines(status=status)
     with observers(settings.trace, settings.journal) as obs:
         watchers: list[Observer] = [*obs, *([status] if status else [])]
-        server = SeccServer(
-            settings.server,
-            lambda: SimpleEVSE(settings.evse),
-            secc=settings.secc,
-            pnc=pnc,
-            observers=watchers,
-            on_report=lines.report,
-        )
-        async with server:
-            print(f"secc listening on {server.endpoint} ({_security(settings)}; offers {_offer(settings)})", flush=True)
-            flusher = asyncio.create_task(_flush_every(lines, lines.limiter.window_s))
-            first: asyncio.Future[ConnectionReport] | None = None
-            try:
-                if settings.once:
-                    first = asyncio.ensure_future(server.next_report())
-                    stopping = asyncio.ensure_future(signals.stopping.wait())
-                    await asyncio.wait({first, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                    stopping.cancel()
-                else:
-                    await signals.stopping.wait()
-                if signals.first is not None:
-                    await server.request_stop(signals.why, grace=STOP_GRACE_S)
-            finally:
-                flusher.cancel()
-                if first is not None and not first.done():
-                    first.cancel()
+        async with _csms.backend(csms or _csms.CsmsOptions()) as backend:
+            server = SeccServer(
+                settings.server,
+                backend.controllers(lambda: SimpleEVSE(settings.evse)),
+                secc=backend.secc(settings.secc),
+                pnc=backend.pnc(pnc),
+                observers=backend.observers(watchers),
+                on_report=lines.report,
+                certificates=backend.certificates,
+            )
+            async with server:
+                where = f"{_security(settings)}; offers {_offer(settings)}{backend.describe()}"
+                print(f"secc listening on {server.endpoint} ({where})", flush=True)
+                flusher = asyncio.create_task(_flush_every(lines, lines.limiter.window_s))
+                first: asyncio.Future[ConnectionReport] | None = None
+                try:
+                    if settings.once:
+                        first = asyncio.ensure_future(server.next_report())
+                        stopping = asyncio.ensure_future(signals.stopping.wait())
+                        await asyncio.wait({first, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                        stopping.cancel()
+                    else:
+                        await signals.stopping.wait()
+                    if signals.first is not None:
+                        await server.request_stop(signals.why, grace=STOP_GRACE_S)
+                finally:
+                    flusher.cancel()
+                    if first is not None and not first.done():
+                        first.cancel()
         lines.flush(everything=True)
     if signals.first is not None:
         if settings.once and lines.reports == 0:
@@ -252,6 +272,8 @@ def _run(args: argparse.Namespace) -> int:
     if settings.server.iface is not None:
         preflight_interface(settings.server.iface)
     prepare_process(filter(None, map(family_of, settings.secc.protocols)))
-    code = run_until_stopped("secc", lambda signals: _serve(settings, args.quiet, signals))
+    code = run_until_stopped(
+        "secc", lambda signals: _serve(settings, args.quiet, signals, _csms.options(args), args.cp)
+    )
     sys.stdout.flush()
     return code

@@ -77,6 +77,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--trace", type=Path, metavar="FILE.jsonl", help="write every message of every session")
     parser.add_argument("--pki", type=Path, metavar="DIR", help="TLS PKI to use (default: a fresh test PKI)")
     parser.add_argument("--json", action="store_true", help="machine-readable summary")
+    parser.add_argument(
+        "--csms",
+        metavar="URL",
+        help="the charger is an OCPP 2.1 station of this CSMS (ws://HOST:PORT/STATION_ID), which dispatches the "
+        "grid-support events (e.g. `v2g csms --grid-event 17:00-20:00/8000`)",
+    )
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress", dest="progress", action="store_true", default=None, help="show progress (default: on a terminal)"
@@ -112,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         wiring=WiringOptions(pcap=args.pcap, pki_dir=args.pki, keylog=keylog_from_environment(os.environ)),
         trace=args.trace,
         plot=args.plot,
+        csms=args.csms,
     )
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     bar = ProgressBar(sys.stderr, label=scenario.name) if show else None

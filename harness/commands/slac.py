@@ -9,11 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
+from collections.abc import Awaitable
 
-from harness.commands._argtypes import seconds
+from harness.commands._argtypes import seconds, whole
+from iso15118.slac.events import Noticed, SlacEvent
 from iso15118.slac.mme import format_mac
 from iso15118.slac.timers import SlacConfig
-from iso15118.transport.slac_link import MatchingError, SlacResult, run_slac
+from iso15118.transport.cp_line import open_pilot
+from iso15118.transport.cp_run import EvsePilotRunner
+from iso15118.transport.slac_link import MatchingError, SlacResult, retry_matching, run_slac
 
 __all__ = ["register"]
 
@@ -51,6 +56,45 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="S",
         help="EVSE: pause after the modem confirmed CM_SET_KEY (Qualcomm's reference: 10 s)",
     )
+    field = parser.add_argument_group("field settings (EVerest's EvseSlac options; defaults: ISO 15118-3)")
+    field.add_argument(
+        "--init-timeout",
+        type=seconds(positive=True),
+        metavar="S",
+        help="EVSE: wait this long for the first CM_SLAC_PARM.REQ (TT_EVSE_SLAC_init, default 50 s; EVerest 40 s)",
+    )
+    field.add_argument(
+        "--modem-wait",
+        type=seconds(),
+        metavar="S",
+        help="EVSE: give up when the modem has not answered CM_SET_KEY.REQ for S seconds (default: wait)",
+    )
+    field.add_argument(
+        "--reset-instead-of-fail",
+        action="store_true",
+        help="EVSE: after the last failed attempt wait for a new CM_SLAC_PARM.REQ instead of failing",
+    )
+    field.add_argument("--chip-reset", action="store_true", help="reset the modem (VS_RS_DEV) after a failed match")
+    field.add_argument(
+        "--link-status",
+        action="store_true",
+        help="after the match, wait up to TT_match_join (12 s) until the modem reports the link up",
+    )
+    field.add_argument(
+        "--no-profile-fallback",
+        type=whole(0),
+        metavar="DB",
+        help="EVSE: a modem that sends no CM_ATTEN_PROFILE.IND (AR7420): report DB dB for the sounds seen",
+    )
+    field.add_argument(
+        "--sequence-retries",
+        type=whole(0),
+        default=0,
+        metavar="N",
+        help="EVSE with --cp: AC 5 %% mode, after a failed match pulse the CP to F for T_step_EF (4 s) and match "
+        "again, N times (ISO 15118-3 C_sequ_retry = 2; EVerest recommends it for DC as well)",
+    )
+    field.add_argument("--cp", metavar="BACKEND", help="EVSE: the Control Pilot to pulse (sim, serial:DEV, mqtt://...)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.set_defaults(func=_run)
 
@@ -62,7 +106,23 @@ def _config(args: argparse.Namespace) -> SlacConfig:
             nmk = bytes.fromhex(args.nmk)
         except ValueError:
             raise ValueError(f"--nmk must be hex digits, got {args.nmk!r}") from None
-    return SlacConfig(nmk=nmk, settle_time=args.settle)
+    field: dict[str, object] = {
+        "modem_wait": args.modem_wait,
+        "reset_instead_of_fail": args.reset_instead_of_fail,
+        "chip_reset": args.chip_reset,
+        "link_status_check": args.link_status,
+        "no_profile_fallback_db": args.no_profile_fallback,
+        "sequence_retries": args.sequence_retries,
+    }
+    if args.init_timeout is not None:
+        field["tt_evse_slac_init"] = args.init_timeout
+    return SlacConfig(nmk=nmk, settle_time=args.settle, **field)  # type: ignore[arg-type]
+
+
+def _notice(event: SlacEvent) -> None:
+    """Notices (a late modem, implausible values, a fallback) go to stderr as they happen."""
+    if isinstance(event, Noticed):
+        print(f"v2g slac: {event.step}: {event.text}", file=sys.stderr, flush=True)
 
 
 def _as_json(result: SlacResult) -> str:
@@ -106,12 +166,36 @@ def _as_text(result: SlacResult) -> str:
     return "\n".join(lines)
 
 
+async def _match(args: argparse.Namespace, config: SlacConfig) -> SlacResult:
+    def run() -> Awaitable[SlacResult]:
+        return run_slac(
+            args.iface,
+            args.role,
+            config=config,
+            modem_standin=args.modem_standin,
+            timeout=args.timeout,
+            on_event=_notice,
+        )
+
+    if args.cp is None or args.role != "evse":
+        if args.cp is not None:
+            raise ValueError("--cp is for the EVSE role (it pulses the pilot to restart matching)")
+        return await run()
+
+    def retrying(exc: MatchingError, attempt: int) -> None:
+        print(f"v2g slac: {exc}; E/F pulse and retry {attempt} of {config.sequence_retries}", file=sys.stderr)
+
+    async with EvsePilotRunner(open_pilot(args.cp, "evse")) as pilot:
+        await pilot.offer_hlc()
+        return await retry_matching(
+            run, retries=config.sequence_retries, pulse=pilot.pulse_ef, t_step_ef=config.t_step_ef, on_retry=retrying
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
     config = _config(args)
     try:
-        result = asyncio.run(
-            run_slac(args.iface, args.role, config=config, modem_standin=args.modem_standin, timeout=args.timeout)
-        )
+        result = asyncio.run(_match(args, config))
     except MatchingError as exc:
         if exc.steps:
             print("steps until the failure:")

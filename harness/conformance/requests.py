@@ -155,11 +155,16 @@ def ev_view(ctx: Context, stream: Stream = Stream.MAIN, kind: Kind | None = None
     )
 
 
+def _unsigned(kind: str, ctx: Context) -> bool:
+    """A CertificateInstallationReq the tester EV cannot sign (no provisioning credentials): the minimal one."""
+    return kind == Kind.CertificateInstallationReq and _config(ctx).provisioning is None
+
+
 def build_request(kind: str, ctx: Context, fields: Mapping[str, Any], stream: Stream = Stream.MAIN) -> Any:
     """The tester EV's ``kind`` request now, with ``fields`` applied."""
     if kind == SapKind.supportedAppProtocolReq:
         msg: Any = sap_request((OFFERS[NAMESPACE[ctx.profile.family]],))
-    elif kind in Kind.__members__ and Kind(kind) in evcc.BUILD:
+    elif kind in Kind.__members__ and Kind(kind) in evcc.BUILD and not _unsigned(kind, ctx):
         if ctx.ev_stop is not None:
             raise NotApplicable(ctx.ev_stop)
         view = ev_view(ctx, stream, Kind(kind))

@@ -110,6 +110,8 @@ class Coupling:
         self._clock = clock
         self._sleep = sleep
         self._on_step = on_step
+        self.settle: Callable[[], Awaitable[object]] | None = None
+        """Awaited before every step (with a CSMS: until the station's messages are delivered), if set."""
         self._pace_mark: float | None = None
         self._seen = 0
         self._dark_since: float | None = None
@@ -197,6 +199,8 @@ class Coupling:
         await self._step(0.0, None)
 
     async def _step(self, port_w: float, dt: float | None) -> float:
+        if self.settle is not None:
+            await self.settle()
         step = self.next_dt() if dt is None else dt
         was_powered = self.connector_powered()
         self.bench.step(self.bench.now, step, port_w)

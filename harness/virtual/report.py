@@ -9,6 +9,7 @@ protocol session says so. The JSON document is the summary's fields with a ``sim
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ def format_text(result: SimResult) -> str:
         reason = result.no_session_reason or "no session became due (the wall connector never had power)"
         lines.append(f"  protocol: no ISO 15118 session ran: {reason}")
     lines.append(f"  link: {result.link_description}")
+    if result.csms is not None:
+        lines.extend(result.csms.lines())
     for record in result.sessions:
         if record.link != "in memory":
             lines.append(f"    session #{record.index} set-up ({record.setup_real_s:.2f} s): {record.link}")
@@ -77,6 +80,7 @@ def sim_dict(result: SimResult) -> dict[str, Any]:
         "keys": str(keys_path_for(result.pcap)) if result.pcap is not None else None,
         "trace": str(result.trace_file) if result.trace_file is not None else None,
         "trace_lines": result.trace_lines,
+        "csms": dataclasses.asdict(result.csms) if result.csms is not None else None,
     }
 
 

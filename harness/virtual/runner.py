@@ -46,6 +46,7 @@ Design (the decisions behind the numbers):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
@@ -57,6 +58,7 @@ from harness.bench import Bench, Plug, Scenario, Summary, Trace, plot, summarize
 from harness.bench.dcparams import load_dc_rules
 from harness.bench.params import load_vehicle
 from harness.virtual.coupling import Coupling, Stepping
+from harness.virtual.csms import CsmsReport, sim_station
 from harness.virtual.links import LinkKind, WiringOptions, open_wiring
 from harness.virtual.session import BenchEVSE, SessionRecord, default_evse, run_session
 from iso15118.config import EvccConfig, SeccConfig
@@ -102,6 +104,8 @@ class SimOptions:
     plot: Path | None = None
     evse: Callable[[Coupling], BenchEVSE] = default_evse
     """The SECC's controller for each session (default: the scenario's wall connector or DC charger)."""
+    csms: str | None = None
+    """The charger is a charging station of the CSMS at this URL (OCPP 2.1), which dispatches the grid events."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +130,7 @@ class SimResult:
     pcap: Path | None = None
     trace_file: Path | None = None
     trace_lines: int = 0
+    csms: CsmsReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -238,8 +243,15 @@ async def run_simulation(
         writer = TraceWriter(opts.trace)
         observers.append(writer)
     started = time.perf_counter()
+    csms: CsmsReport | None = None
     try:
-        async with open_wiring(opts.link, opts.wiring) as wiring:
+        async with contextlib.AsyncExitStack() as stack:
+            evse: Callable[[Coupling], BenchEVSE] = opts.evse
+            if opts.csms is not None:
+                station = await stack.enter_async_context(sim_station(opts.csms, coupling))
+                evse = station.evse(opts.evse)
+                observers.append(station.backend.observer)
+            wiring = await stack.enter_async_context(open_wiring(opts.link, opts.wiring))
             description = wiring.description
             while not coupling.done:
                 if coupling.session_due():
@@ -251,11 +263,14 @@ async def run_simulation(
                         evcc_config=evcc_config(scenario),
                         store=store,
                         observers=observers,
-                        evse=opts.evse,
+                        evse=evse,
                     )
                     records.append(record)
                 else:
                     await coupling.idle()
+            if opts.csms is not None:
+                await station.settle()
+                csms = station.report()
     finally:
         if writer is not None:
             writer.close()
@@ -283,6 +298,7 @@ async def run_simulation(
         pcap=opts.wiring.pcap,
         trace_file=opts.trace,
         trace_lines=writer.lines if writer is not None else 0,
+        csms=csms,
     )
 
 

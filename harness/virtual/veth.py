@@ -36,7 +36,6 @@ __all__ = ["VethWiring"]
 
 T = TypeVar("T")
 
-_EV_START_DELAY_S: Final = 0.2  # the EVSE's SLAC and SDP sockets are open before the truck starts
 _THREAD_TIMEOUT_S: Final = 60.0
 
 
@@ -62,8 +61,12 @@ async def _evse_side(iface: str, tcp_port: int, stop: threading.Event, timeout: 
 
 
 async def _ev_side(iface: str, timeout: float) -> tuple[SlacResult, SdpResult, socket.socket]:
-    """In the truck's namespace: SLAC (EV), SDP discovery, and the TCP socket to connect with."""
-    await asyncio.sleep(_EV_START_DELAY_S)
+    """In the truck's namespace: SLAC (EV), SDP discovery, and the TCP socket to connect with.
+
+    No head start for the wall connector is needed: its SLAC keeps asking its modem (the truck's stand-in
+    answers over the wire) and the truck repeats CM_SLAC_PARM.REQ; SDP runs only after the match, when the
+    wall connector's SDP server (started before its SLAC) is up.
+    """
     slac = await run_slac(iface, "ev", modem_standin=True, timeout=timeout)
     sdp = await discover_secc(iface, security=SdpSecurity.TLS)
     sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)

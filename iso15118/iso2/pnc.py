@@ -24,11 +24,10 @@ import datetime as dt
 import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from cryptography import x509
 
-from iso15118.errors import CertificateError, InstallationError, SignatureError
+from iso15118.errors import CertificateError, SignatureError
 from iso15118.messages.generated.iso2 import (
     AuthorizationReq,
     Body,
@@ -45,7 +44,6 @@ from iso15118.security.iso2_signatures import Iso2SignatureMode, body_element, s
 
 __all__ = [
     "CHALLENGE_SIZE",
-    "Iso2CertificateProvider",
     "Iso2Pnc",
     "PncVerdict",
     "install_contract",
@@ -75,21 +73,6 @@ class PncVerdict:
         return self.code is ResponseCode.OK
 
 
-class Iso2CertificateProvider(Protocol):
-    """Where the SECC gets the answer to a -2 CertificateInstallationReq / CertificateUpdateReq: the EV's whole
-    signed request in, the CPS's whole signed response out (both ``V2G_Message``), or
-    :class:`~iso15118.errors.InstallationError` with the -2 ``response_code`` of the refusal.
-
-    :class:`~iso15118.security.iso2_cps.ContractCertificatePool` (the local test CPS) is one. A backend relay
-    (OCPP Get15118EVCertificate) would encode the request (EXI, namespace ``urn:iso:15118:2:2013:MsgDef``), send it
-    and decode the signed answer; it waits within the SECC's response time, since -2 has no Ongoing for these
-    requests."""
-
-    def answer(self, req: V2G_Message, *, now: dt.datetime) -> V2G_Message:
-        """The signed response to ``req``; InstallationError (with ``response_code``) when there is none."""
-        ...
-
-
 def new_challenge(random_bytes: Callable[[int], bytes]) -> bytes:
     """A fresh 16-byte GenChallenge for PaymentDetailsRes, from the caller's entropy source."""
     challenge = random_bytes(CHALLENGE_SIZE)
@@ -104,12 +87,11 @@ def _failed(code: ResponseCode, detail: str, **extra: object) -> PncVerdict:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Iso2Pnc:
-    """The SECC's PnC checks: trusted contract roots, the signature mode, an optional certificate provider (the
-    local contract pool, or anything else that answers installation requests)."""
+    """The SECC's PnC checks: trusted contract roots and the signature mode. Certificate requests go to the
+    runner's certificate provider (:class:`~iso15118.certificates.CertificateProvider`), not through here."""
 
     contract_roots: tuple[x509.Certificate, ...]
     mode: Iso2SignatureMode = Iso2SignatureMode.STRICT
-    pool: Iso2CertificateProvider | None = None
 
     def check_payment_details(self, req: PaymentDetailsReq, *, now: dt.datetime) -> PncVerdict:
         """The contract chain of PaymentDetailsReq, valid up to a trusted root, and its eMAID."""
@@ -163,16 +145,6 @@ class Iso2Pnc:
         return PncVerdict(
             code=ResponseCode.OK, emaid=common_name(contract[0]), chain=tuple(contract), deviation=check.deviation
         )
-
-    def answer_certificate_request(self, msg: V2G_Message, *, now: dt.datetime) -> V2G_Message | PncVerdict:
-        """The signed CertificateInstallationRes / UpdateRes from the provider, or the verdict why not."""
-        if self.pool is None:
-            return _failed(ResponseCode.FAILED_NoCertificateAvailable, "this SECC has no certificate provider")
-        try:
-            return self.pool.answer(msg, now=now)
-        except InstallationError as exc:
-            code = ResponseCode(exc.response_code) if exc.response_code else ResponseCode.FAILED
-            return _failed(code, exc.reason)
 
 
 def _with_id(msg: V2G_Message, body: AuthorizationReq | MeteringReceiptReq, ident: str) -> V2G_Message:

@@ -46,10 +46,13 @@ class PncVerifier:
         *,
         profile: SignatureProfile = ISO20_PROFILE,
         policy: Any = STRICT,
+        cps_roots: list[x509.Certificate] | None = None,
     ) -> None:
         self.roots = roots
         self.profile = profile
         self.policy = policy
+        self.cps_roots = cps_roots or []
+        """The V2G roots a relayed CertificateInstallationRes's CPS chain must lead to (none: not checked here)."""
 
     def _when(self, now: float) -> dt.datetime:
         return dt.datetime.fromtimestamp(now, tz=dt.UTC)
@@ -68,6 +71,22 @@ class PncVerifier:
             return PncOutcome(code=ResponseCode.FAILED_SignatureError, detail=str(exc))
         emaid = _common_name(validated.leaf)
         return PncOutcome(code=None, emaid=emaid, chain=tuple(validated.certificates))
+
+    def verify_installation(self, response: Any, now: float) -> PncOutcome:
+        """Check the CPS chain and signature of a CertificateInstallationRes before it is relayed to the EV: an
+        untrusted chain answers ``WARNING_CertificateValidationError``, a signature that does not verify (a
+        tampered response) ``FAILED_SignatureError``. Without ``cps_roots`` nothing is checked (the EV checks)."""
+        if not self.cps_roots:
+            return PncOutcome(code=None, detail="no V2G root configured for the CPS chain; the EV checks it")
+        try:
+            validated = verify_message_chain(
+                response, self.cps_roots, now=self._when(now), profile=self.profile, policy=self.policy
+            )
+        except ChainValidationError as exc:
+            return PncOutcome(code=ResponseCode.WARNING_CertificateValidationError, detail=f"the CPS chain: {exc}")
+        except SecurityError as exc:
+            return PncOutcome(code=ResponseCode.FAILED_SignatureError, detail=f"the CPS signature: {exc}")
+        return PncOutcome(code=None, chain=tuple(validated.certificates))
 
     def verify_metering(self, request: Any, chain: tuple[x509.Certificate, ...], now: float) -> PncOutcome:
         """Check a MeteringConfirmationReq's signature with the contract chain of the session."""

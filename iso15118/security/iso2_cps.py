@@ -24,6 +24,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -54,7 +55,7 @@ from iso15118.security.issuing import HashName, Issued, KeyAlgorithm, issue_cert
 from iso15118.security.pki import Pki
 from iso15118.security.profiles import Entity, Identities, normalize_emaid, spec_for
 
-__all__ = ["ContractCertificatePool", "certificates_of", "common_name", "root_certificate_ids"]
+__all__ = ["ContractCertificatePool", "Iso2Cps", "certificates_of", "common_name", "root_certificate_ids"]
 
 # Id attributes of the four signed elements of the response (any unique values would do).
 _IDS = ("id1", "id2", "id3", "id4")
@@ -86,6 +87,17 @@ def _chain_code(exc: ChainValidationError) -> ResponseCode:
     if exc.defect is Defect.EXPIRED:
         return ResponseCode.FAILED_CertificateExpired
     return ResponseCode.FAILED_CertChainError
+
+
+class Iso2Cps(Protocol):
+    """A -2 contract certificate service: the EV's whole signed CertificateInstallationReq / CertificateUpdateReq in,
+    the CPS's whole signed response out (both ``V2G_Message``), or :class:`~iso15118.errors.InstallationError`
+    with the -2 ``response_code`` of the refusal. :class:`ContractCertificatePool` is one; the SECC reaches it
+    through :class:`~iso15118.security.provider.LocalCps`."""
+
+    def answer(self, req: V2G_Message, *, now: dt.datetime) -> V2G_Message:
+        """The signed response to ``req``; InstallationError (with ``response_code``) when there is none."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
 from iso15118.errors import InstallationError
+from iso15118.security.keycheck import require_curve
 
 __all__ = [
     "DH_PUBLIC_KEY_SIZE",
@@ -62,13 +63,7 @@ def derive_wrapping_key(shared_secret: bytes) -> bytes:
 
 
 def _p256(key: object, what: str) -> None:
-    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        if key.curve.name == _CURVE.name:
-            return
-        found = key.curve.name
-    else:
-        found = type(key).__name__.lstrip("_")
-    raise InstallationError(f"{what} must be a secp256r1 key, not {found}")
+    require_curve(key, _CURVE, what, "secp256r1")
 
 
 def wrap_contract_key(

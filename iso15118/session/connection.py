@@ -34,11 +34,11 @@ from collections import deque
 from enum import StrEnum
 from typing import Any
 
-from iso15118.codec import SchemaDeviationError
 from iso15118.errors import CodecError, FramingError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from iso15118.session.admission import RULE_STATE_PAYLOAD, RULE_STATE_SIZE, judge
 from iso15118.session.config import Role, SessionConfig
 from iso15118.session.context import CoreState, Pending, SessionContext
+from iso15118.session.decoding import decode_payload
 from iso15118.session.events import (
     CloseRequested,
     EndReason,
@@ -50,11 +50,10 @@ from iso15118.session.events import (
     ProtocolNegotiated,
     RequestReceived,
     ResponseReceived,
-    SchemaDeviationTolerated,
     SessionEnded,
     SessionEstablished,
 )
-from iso15118.session.exchange import advance, track_ongoing
+from iso15118.session.exchange import advance, next_request_due, track_ongoing
 from iso15118.session.profile import MessageTiming, Profile, Rule, Stream
 from iso15118.session.rules import check_request, check_response, foreign_session_id
 from iso15118.session.sap import SAP, negotiation_failure, offered_protocol
@@ -220,28 +219,12 @@ class Connection:
             # Not the response the EV waits for: ignored unread [V2G20-436…440].
             reason = f"payload type 0x{payload_type:04X} while expecting {self._expected()}"
             return [FrameIgnored(at=now, reason=reason, payload_type=payload_type)]
-        tolerated: list[Event] = []
         try:
-            msg = profile.decode(payload_type, payload)
+            msg, tolerated = decode_payload(profile, payload_type, payload, now, tolerant=self.config.tolerant_decoding)
         except CodecError as exc:
-            if not (self.config.tolerant_decoding and isinstance(exc, SchemaDeviationError)):
-                # Nothing typed can be answered to an undecodable request: end the session and close.
-                detail = (
-                    f"payload type 0x{payload_type:04x} ({profile.name}), bit offsets count from the payload: {exc}"
-                )
-                return self._end(now, EndReason.DECODE_ERROR, detail, close_in=0.0)
-            # Tolerant: the message as EXIficient meant it, each deviation reported (offsets in the payload).
-            msg = exc.message
-            tolerated = [
-                SchemaDeviationTolerated(
-                    at=now,
-                    path=d.path,
-                    bit_offset=d.bit_offset,
-                    what=f"{d.kind}: {d.detail}",
-                    payload_type=payload_type,
-                )
-                for d in exc.deviations
-            ]
+            # Nothing typed can be answered to an undecodable request: end the session and close.
+            detail = f"payload type 0x{payload_type:04x} ({profile.name}), bit offsets count from the payload: {exc}"
+            return self._end(now, EndReason.DECODE_ERROR, detail, close_in=0.0)
         kind = profile.kind_of(msg)
         stream = stream or Stream.MAIN
         events: list[Event] = [
@@ -298,15 +281,8 @@ class Connection:
         code = profile.response_code(msg)
         if self._ended is None and profile.is_failed(code):
             events += self._end(now, EndReason.FAILED_RECEIVED, f"{kind}: {code}", response_code=code, close_in=0.0)
-        send_next_by: float | None = None
-        if self._ended is None and stream is Stream.MAIN:
-            timing = profile.timing(pending.kind, self.config.timing)
-            after = (
-                timing.evcc_sequence
-                if timing.evcc_sequence is not None
-                else self.config.timing.evcc_sequence_performance
-            )
-            send_next_by = now + after
+        ongoing = self._ended is None and stream is Stream.MAIN
+        send_next_by = next_request_due(profile, pending.kind, self.config.timing, now) if ongoing else None
         events.insert(
             0,
             ResponseReceived(

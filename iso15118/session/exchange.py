@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from iso15118.session.context import CoreState, Pending, SessionContext, StreamContext
-from iso15118.session.profile import SideRule, Stream
+from iso15118.session.profile import Profile, SideRule, Stream
 from iso15118.session.timers import Deadlines, Timer, Timing
 
-__all__ = ["Advanced", "advance", "track_ongoing"]
+__all__ = ["Advanced", "advance", "next_request_due", "track_ongoing"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +78,10 @@ def track_ongoing(
         timers.cancel(Timer.EVCC_ONGOING, stream)
         timers.cancel(Timer.SECC_ONGOING, stream)
     st.last_request = pending.kind
+
+
+def next_request_due(profile: Profile, answered: Any, timing: Timing, now: float) -> float:
+    """When the EV must send its next main-stream request after the response to ``answered``: the kind's own
+    sequence performance time where the profile's table gives one, else the session-wide one."""
+    own = profile.timing(answered, timing).evcc_sequence
+    return now + (own if own is not None else timing.evcc_sequence_performance)

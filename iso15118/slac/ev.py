@@ -156,6 +156,13 @@ class EvMachine(SlacMachine):
         self._batch = []  # the EVSE has its result: no more sounds
         self._attenuation = sum(msg.aag) / len(msg.aag)
         self._num_sounds = msg.num_sounds
+        low, high = self.config.plausible_attenuation_db
+        if any(not low <= v <= high for v in msg.aag):
+            self._notice(
+                now,
+                "CM_ATTEN_CHAR",
+                f"implausible attenuation {min(msg.aag)}-{max(msg.aag)} dB from the EVSE (plausible: {low}-{high} dB)",
+            )
         limit = self.config.attenuation_threshold_db
         if limit is not None and self._attenuation > limit:
             reason = f"average attenuation {self._attenuation:.1f} dB is above the {limit:g} dB threshold"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AttemptFailed", "FrameIgnored", "Matched", "MatchingFailed", "SlacEvent", "Step"]
+__all__ = ["AttemptFailed", "FrameIgnored", "Matched", "MatchingFailed", "Noticed", "SlacEvent", "Step"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +35,15 @@ class FrameIgnored(SlacEvent):
     mme: str | None = None
     offset: int | None = None
     rule: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Noticed(SlacEvent):
+    """Something a field tester should know that does not stop matching: still waiting for the modem,
+    implausible attenuation values, a fallback in effect, a reset instead of a failure (``step`` names where)."""
+
+    step: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

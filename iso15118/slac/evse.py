@@ -35,6 +35,7 @@ from iso15118.slac.mme import (
     ValidateReq,
     ValidateResult,
 )
+from iso15118.slac.modem import NUM_GROUPS
 from iso15118.slac.timers import SlacConfig
 
 __all__ = ["EvseMachine"]
@@ -63,6 +64,7 @@ class EvseMachine(SlacMachine):
         self._profiles = 0
         self._aag: tuple[int, ...] = ()
         self._initial_wait = True
+        self._implausible = False
 
     # --- keying the local modem ------------------------------------------------------------------------
 
@@ -71,6 +73,35 @@ class EvseMachine(SlacMachine):
 
     def _network_key(self) -> tuple[bytes, bytes]:
         return self.nid, self.nmk
+
+    def _on_set_key_timeout(self, now: float) -> None:
+        # A charger's modem may boot after the charger's software: wait for it (modem_wait bounds the wait).
+        wait = self.config.modem_wait
+        if wait is None or now - self._key_started + self.config.set_key_timeout <= wait:
+            if self._tries == 0:
+                limit = "no limit" if wait is None else f"at most {wait:g} s"
+                self._notice(
+                    now, "CM_SET_KEY", f"the local modem has not answered CM_SET_KEY.REQ yet; waiting ({limit})"
+                )
+            self._tries += 1
+            self._send_set_key(now)
+            return
+        self._fail(
+            now,
+            "CM_SET_KEY",
+            f"the local modem did not answer CM_SET_KEY.REQ within {wait:g} s ({self._tries + 1} requests): "
+            "is it powered and connected, and is it a Qualcomm-compatible Green PHY modem?",
+        )
+
+    def _exhausted(self, now: float, step: str, reason: str) -> None:
+        if not self.config.reset_instead_of_fail:
+            self._fail(now, step, reason)
+            return
+        # EVerest's reset_instead_of_fail: some cars restart SLAC at once, so wait for them again.
+        self._notice(now, step, f"{reason}; waiting for a new CM_SLAC_PARM.REQ instead of failing")
+        self._initial_wait = True
+        self._window_start = None
+        self._wait_parm(now)
 
     def _on_set_key_cnf(self, header: EthernetHeader, msg: SetKeyCnf, now: float) -> None:
         # pyslac's lesson: some QCA firmware reports success as failure, so Result is recorded, not judged.
@@ -101,7 +132,7 @@ class EvseMachine(SlacMachine):
             )
         else:
             window = self.config.tt_matching_repetition
-            self._fail(
+            self._exhausted(
                 now,
                 "CM_SLAC_PARM",
                 f"no new CM_SLAC_PARM.REQ within TT_matching_repetition ({window:g} s) after a failed attempt",
@@ -160,6 +191,7 @@ class EvseMachine(SlacMachine):
         # TT_EVSE_match_MNBC: the EV repeats the Time_Out of our CM_SLAC_PARM.CNF (units of 100 ms).
         self._window = (now, now + msg.time_out / 10)
         self._sound_times, self._aag_sum, self._profiles = [], [], 0
+        self._implausible = False
         self._goto(State.SOUNDING, self._window[1])
 
     def _on_start_repeat(self, header: EthernetHeader, msg: StartAttenCharInd, now: float) -> None:
@@ -179,19 +211,43 @@ class EvseMachine(SlacMachine):
             self._ignore(now, msg, "NumGroups is 0 or differs from the earlier profiles")
             return
         self._received(msg, now)
+        low, high = self.config.plausible_attenuation_db
+        if not self._implausible and any(not low <= v <= high for v in msg.aag):
+            # pyPLC saw such values stall SLAC: report them, keep counting.
+            self._implausible = True
+            self._notice(
+                now,
+                "CM_ATTEN_PROFILE",
+                f"implausible attenuation {min(msg.aag)}-{max(msg.aag)} dB (plausible: {low}-{high} dB), counted",
+            )
         self._aag_sum = [a + b for a, b in zip(self._aag_sum or [0] * len(msg.aag), msg.aag, strict=True)]
         self._profiles += 1
         if self._profiles >= self._expected_sounds:
             self._finish_sounding(now)
 
     def _on_window_over(self, now: float) -> None:
+        sounds = len(self._sound_times)
+        fallback = self.config.no_profile_fallback_db
+        if self._profiles == 0 and sounds and fallback is not None:
+            # The AR7420 fallback: its modem never measures, so report the configured attenuation per sound seen.
+            self._notice(
+                now,
+                "CM_ATTEN_PROFILE",
+                f"no CM_ATTEN_PROFILE.IND for {sounds} sounds (an AR7420 modem?): "
+                f"no-profile fallback reports {fallback} dB",
+            )
+            self._aag_sum, self._profiles = [fallback * sounds] * NUM_GROUPS, sounds
         if self._profiles == 0:
+            hint = (
+                "the modem measured nothing: an AR7420 never does (enable the no-profile fallback), "
+                "and a modem whose PIB is not set to EVSE does not either (v2g modem role evse)"
+                if sounds
+                else "is a modem or a modem stand-in on the link?"
+            )
             self._fail_attempt(
                 now,
                 "CM_ATTEN_PROFILE",
-                f"no CM_ATTEN_PROFILE.IND in the sounding window "
-                f"({len(self._sound_times)} CM_MNBC_SOUND.IND seen): "
-                "is a modem or a modem stand-in on the link?",
+                f"no CM_ATTEN_PROFILE.IND in the sounding window ({sounds} CM_MNBC_SOUND.IND seen): {hint}",
             )
             return
         self._finish_sounding(now)
@@ -296,7 +352,7 @@ EvseMachine._FRAMES = {
     (State.MATCHED, MMType.CM_SLAC_MATCH_REQ): _M._on_match_req,
 }
 EvseMachine._TIMERS = {
-    State.WAIT_SET_KEY_CNF: _M._on_set_key_timeout,
+    State.WAIT_SET_KEY_CNF: _M._on_set_key_timeout,  # the EVSE's own: it waits for a late modem
     State.SETTLE: _M._on_settled,
     State.WAIT_PARM_REQ: _M._on_parm_wait_over,
     State.WAIT_START_ATTEN_CHAR: _M._on_start_timeout,

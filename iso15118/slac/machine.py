@@ -22,7 +22,7 @@ from enum import Enum, StrEnum
 from typing import Any, ClassVar
 
 from iso15118.errors import SlacError
-from iso15118.slac.events import AttemptFailed, FrameIgnored, Matched, MatchingFailed, SlacEvent, Step
+from iso15118.slac.events import AttemptFailed, FrameIgnored, Matched, MatchingFailed, Noticed, SlacEvent, Step
 from iso15118.slac.messages import RunMessage
 from iso15118.slac.mme import (
     BROADCAST_MAC,
@@ -94,6 +94,7 @@ class SlacMachine:
         self._window_start: float | None = None
         self._tries = 0
         self._run_id = b""
+        self._key_started = 0.0
 
     # --- the owner's interface -------------------------------------------------------------------------
 
@@ -177,6 +178,9 @@ class SlacMachine:
     def _received(self, msg: Mme, now: float) -> None:
         self._steps.append(Step(name=f"{msg.name} received", at=now))
 
+    def _notice(self, now: float, step: str, text: str) -> None:
+        self._events.append(Noticed(at=now, step=step, text=text))
+
     def _ignore(self, now: float, msg: Mme, reason: str) -> None:
         self._events.append(FrameIgnored(at=now, mme=msg.name, reason=f"{msg.name} ignored: {reason}"))
 
@@ -206,14 +210,20 @@ class SlacMachine:
         if now + self.config.tt_matching_rate < start + self.config.tt_matching_repetition:
             self._restart(now)
         else:
-            self._fail(
+            self._exhausted(
                 now,
                 step,
                 f"{reason}; no match within TT_matching_repetition "
                 f"({self.config.tt_matching_repetition:g} s, {self._attempt} attempts)",
             )
 
+    def _exhausted(self, now: float, step: str, reason: str) -> None:
+        """TT_matching_repetition is used up: fail (the EVSE may be configured to start over instead)."""
+        self._fail(now, step, reason)
+
     def _send_set_key(self, now: float) -> None:
+        if self._state is not State.WAIT_SET_KEY_CNF:
+            self._key_started = now
         nid, nmk = self._network_key()
         self._send(SetKeyReq(nid=nid, new_key=nmk, my_nonce=self._random(4)), LOCAL_MODEM_MAC, now)
         self._goto(State.WAIT_SET_KEY_CNF, now + self.config.set_key_timeout)

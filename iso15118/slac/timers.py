@@ -16,6 +16,7 @@ __all__ = [
     "C_EV_MATCH_MNBC",
     "C_EV_MATCH_RETRY",
     "C_EV_START_ATTEN_CHAR_INDS",
+    "C_SEQU_RETRY",
     "TP_EV_BATCH_MSG_INTERVAL",
     "TT_EVSE_MATCH_MNBC",
     "TT_EVSE_MATCH_SESSION",
@@ -26,6 +27,7 @@ __all__ = [
     "TT_MATCH_JOIN",
     "TT_MATCH_RESPONSE",
     "TT_MATCH_SEQUENCE",
+    "T_STEP_EF",
     "SlacConfig",
 ]
 
@@ -55,6 +57,10 @@ C_EV_MATCH_MNBC: Final = 10
 C_EV_START_ATTEN_CHAR_INDS: Final = 3
 #: How often a request is repeated after TT_match_response expired without a confirmation.
 C_EV_MATCH_RETRY: Final = 2
+#: AC 5 % mode: how often the EVSE restarts matching with a CP state E/F pulse after a failed match.
+C_SEQU_RETRY: Final = 2
+#: AC 5 % mode: how long the CP stays in state E/F to restart matching (at least 4 s).
+T_STEP_EF: Final = 4.0
 
 
 def _check(ok: bool, what: str) -> None:
@@ -70,6 +76,22 @@ class SlacConfig:
     modem's CM_SET_KEY.CNF) and ``settle_time`` (pause after it, Qualcomm's reference waits 10 s) are not
     ISO timers. ``nmk`` fixes the EVSE's network key (random per session when None);
     ``attenuation_threshold_db`` makes the EV refuse an EVSE whose average attenuation is higher.
+
+    Field settings (EVerest's EvseSlac options, which exist because of real cars and modems); each default
+    is the standard's behaviour:
+
+    - ``modem_wait``: the EVSE repeats CM_SET_KEY.REQ every ``set_key_timeout`` until its modem answers, for
+      at most this many seconds (None: as long as it takes -- a modem that boots late is waited for); the EV
+      repeats it ``c_ev_match_retry`` times;
+    - ``reset_instead_of_fail``: when TT_matching_repetition is used up, the EVSE waits for a new
+      CM_SLAC_PARM.REQ (TT_EVSE_SLAC_init again) instead of failing, because some cars restart at once;
+    - ``sequence_retries`` / ``t_step_ef``: AC 5 % mode retries (C_sequ_retry, T_step_EF): after a failed
+      match the EVSE pulses the CP to E/F and matches again (0: off; EVerest recommends it for DC as well);
+    - ``chip_reset``: reset the modem (VS_RS_DEV) before matching again after an unplug or a failed match;
+    - ``link_status_check``: after a match, wait up to TT_match_join for the modem to report the link up;
+    - ``no_profile_fallback_db``: the "AR7420" fallback -- an EVSE modem that never produces
+      CM_ATTEN_PROFILE.IND makes the EVSE report this attenuation for the sounds it saw (None: fail instead);
+    - ``plausible_attenuation_db``: values outside are reported (a Noticed event), never waited on.
     """
 
     tt_evse_slac_init: float = TT_EVSE_SLAC_INIT
@@ -90,6 +112,15 @@ class SlacConfig:
     pev_id: bytes = b"\x00" * 17
     evse_id: bytes = b"\x00" * 17
     attenuation_threshold_db: float | None = None
+    modem_wait: float | None = None
+    reset_instead_of_fail: bool = False
+    sequence_retries: int = 0
+    t_step_ef: float = T_STEP_EF
+    chip_reset: bool = False
+    link_status_check: bool = False
+    tt_match_join: float = TT_MATCH_JOIN
+    no_profile_fallback_db: int | None = None
+    plausible_attenuation_db: tuple[int, int] = (1, 90)
 
     def __post_init__(self) -> None:
         _check(0.02 <= self.tp_ev_batch_msg_interval <= 0.05, "TP_EV_batch_msg_interval must be 20-50 ms")
@@ -113,6 +144,16 @@ class SlacConfig:
         _check(self.tt_matching_rate >= 0 and self.settle_time >= 0, "pauses must not be negative")
         _check(self.nmk is None or len(self.nmk) == 16, "an NMK has 16 bytes")
         _check(len(self.pev_id) == 17 and len(self.evse_id) == 17, "PEV_ID and EVSE_ID have 17 bytes")
+        _check(self.modem_wait is None or self.modem_wait > 0, "modem_wait must be positive (or None: no limit)")
+        _check(self.sequence_retries >= 0, "sequence_retries (C_sequ_retry) must not be negative")
+        _check(self.t_step_ef >= T_STEP_EF, "T_step_EF is at least 4 s")
+        _check(self.tt_match_join > 0, "TT_match_join must be positive")
+        _check(
+            self.no_profile_fallback_db is None or 0 <= self.no_profile_fallback_db <= 255,
+            "the no-profile fallback attenuation is 0-255 dB",
+        )
+        low, high = self.plausible_attenuation_db
+        _check(0 <= low <= high <= 255, "the plausible attenuation range lies within 0-255 dB")
 
     @property
     def time_out_units(self) -> int:

@@ -39,7 +39,8 @@ INPUT_CALLS: Final[dict[Input, InputCall]] = {
     Input.DC_LOOP: lambda c, arg, now: _dc(c).dc_charge_loop(arg, now),
     Input.WELDING: lambda c, arg, now: _dc(c).welding_detection(now),
 }
-"""Every controller input a decision may need; PAUSED comes from the session store, not the controller."""
+"""Every controller input a decision may need; PAUSED comes from the session store, CERTIFICATE from the certificate
+provider (the controller when it is one, else the runner's ``certificates``), not from these calls."""
 
 
 def peer_identity(address: str, tls: HandshakeInfo | None) -> PeerIdentity:

@@ -21,6 +21,7 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import Any, Final
 
+from iso15118.certificates import CertificateAnswer, CertificateProvider, CertificateStatus
 from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import DCEVSEController, EVController, EVSEController, SessionReport
 from iso15118.decisions import (
@@ -78,6 +79,10 @@ log = logging.getLogger(__name__)
 _MAX_NEEDS: Final = len(Input) + 1
 """A decision asks each input at most once; more means a decision bug, reported as such."""
 
+_NO_PROVIDER: Final = CertificateAnswer(
+    status=CertificateStatus.UNAVAILABLE, detail="this SECC has no certificate provider"
+)
+
 
 # ---- SECC -------------------------------------------------------------------------------------------------------
 class _Secc:
@@ -91,6 +96,7 @@ class _Secc:
         random: Callable[[int], bytes],
         peer: PeerIdentity,
         terms: ConnectionTerms | None,
+        certificates: CertificateProvider | None = None,
     ) -> None:
         self.pump = pump
         self.conn = pump.conn
@@ -100,6 +106,7 @@ class _Secc:
         self.pnc = pnc
         self.random = random
         self.peer = peer
+        self.certificates = controller if isinstance(controller, CertificateProvider) else certificates
         self.dc_capable = isinstance(controller, DCEVSEController)
         self.logic: SeccLogic | None = None
         self.ctx: Any = None
@@ -202,6 +209,10 @@ class _Secc:
     async def gather(self, need: Need, now: float) -> Any:
         if need.what is Input.PAUSED:
             return self.store.get(need.arg, now)
+        if need.what is Input.CERTIFICATE:
+            if self.certificates is None:
+                return _NO_PROVIDER
+            return await self.certificates.provide_certificate(need.arg, now)
         return await INPUT_CALLS[need.what](self.controller, need.arg, now)
 
     async def carry_out(self, effect: Effect) -> None:
@@ -248,6 +259,7 @@ async def serve_secc_session(
     peer_log: PeerLog | None = None,
     on_start: Callable[[Any], None] | None = None,
     terms: ConnectionTerms | None = None,
+    certificates: CertificateProvider | None = None,
 ) -> SessionOutcome:
     """Serve one connection as the SECC until the session ends and the connection closes.
 
@@ -257,13 +269,15 @@ async def serve_secc_session(
     ``on_start`` receives a handle whose ``request_stop(why)`` coroutine asks the EV to end the session (the
     next charge-loop response notifies Terminate); ``terms``: the connection's transport and policy, which decide
     what SupportedAppProtocol may select and which peer quirks are accepted (None, for links in memory: any
-    transport, no quirk).
+    transport, no quirk);
+    ``certificates`` answers the EV's certificate requests when the controller is no
+    :class:`~iso15118.certificates.CertificateProvider` itself.
     """
     conn = Connection(Role.SECC, now=clock(), config=_with_profiles(session_config))
     pump = Pump(conn, link, clock=clock, observers=observers)
     store = store if store is not None else SessionStore()
     who = peer or PeerIdentity(address=link.peer)
-    secc = _Secc(pump, controller, config or SeccConfig(), store, pnc, random, who, terms)
+    secc = _Secc(pump, controller, config or SeccConfig(), store, pnc, random, who, terms, certificates)
     secc.wrap = decisions
     secc.peer_log = peer_log
     if on_start is not None:

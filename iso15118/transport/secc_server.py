@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from iso15118.certificates import CertificateProvider
 from iso15118.config import SeccConfig
 from iso15118.constants import SDP_SERVER_PORT, SdpSecurity
 from iso15118.controller import EVSEController
@@ -126,12 +127,15 @@ class SeccServer:
         store: SessionStore | None = None,
         clock: Clock = time.time,
         peer_log: PeerLog | None = None,
+        certificates: CertificateProvider | None = None,
     ) -> None:
         self._secc = secc or SeccConfig()
         config.policy.check(Role.SECC, self._secc.protocols)
         self.config = config
         self._controllers = controllers
         self._pnc = pnc
+        self._certificates = certificates
+        """Answers the EVs' certificate requests when a controller is no certificate provider itself."""
         self._session_config = config.policy.session_config(session_config)
         self._observers = tuple(observers)
         self._on_report = on_report
@@ -396,6 +400,7 @@ class SeccServer:
             peer_log=self.peer_log,
             on_start=self._sessions.add,
             terms=ConnectionTerms(transport=transport_of(link.tls), policy=self.config.policy, notes=notes),
+            certificates=self._certificates,
         )
         error = link.failure() if not outcome.ended_regularly else None
         return ConnectionReport(

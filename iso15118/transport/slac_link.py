@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from iso15118.errors import SlacError
 from iso15118.slac.ev import EvMachine
@@ -30,7 +30,7 @@ from iso15118.slac.modem import ModemKey, ModemStandIn
 from iso15118.slac.timers import SlacConfig
 from iso15118.transport.ethernet import RawEthernetSocket
 
-__all__ = ["MatchingError", "SlacResult", "run_modem_standin", "run_slac"]
+__all__ = ["MatchingError", "ModemModel", "SlacResult", "retry_matching", "run_modem_standin", "run_slac"]
 
 _log = logging.getLogger(__name__)
 
@@ -59,6 +59,17 @@ class SlacResult:
     sounding_window: tuple[float, float] | None
     key_result: int | None
     modem_keys: tuple[ModemKey, ...] = ()
+
+
+class ModemModel(Protocol):
+    """A sans-I/O model of the modems of a link: the stand-in or the emulator."""
+
+    ports: tuple[str, ...]
+    forward: bool
+
+    def receive(self, port: str, frame: bytes, now: float) -> list[tuple[str, bytes]]:
+        """Frames to emit after ``frame`` arrived from the host on ``port``."""
+        ...
 
 
 class MatchingError(SlacError):
@@ -119,7 +130,9 @@ async def run_slac(
     ``linger`` seconds before it returns, so that an EVSE confirms a repeated CM_SLAC_MATCH.REQ and an
     in-process stand-in answers the EV's CM_SET_KEY.REQ; the default is TT_match_response x
     (C_EV_match_retry + 1) for the EVSE and 0 for the EV. ``on_event`` sees every machine event (frames
-    ignored, failed attempts). Raises :class:`MatchingError` when matching fails or times out, and
+    ignored, failed attempts, notices). With a real modem, ``config.chip_reset`` resets it after a failed
+    match and ``config.link_status_check`` waits up to TT_match_join for its link after the match.
+    Raises :class:`MatchingError` when matching fails or times out, and
     OSError when the interface cannot be opened (root or CAP_NET_RAW is needed).
     """
     role = Role(role)
@@ -132,7 +145,20 @@ async def run_slac(
         modem = ModemStandIn(["host", "line"]) if modem_standin else None
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        matched = await _pump(_Driver(machine, sock, modem), loop, t0, timeout, linger, on_event)
+        try:
+            matched = await _pump(_Driver(machine, sock, modem), loop, t0, timeout, linger, on_event)
+        except MatchingError:
+            if machine.config.chip_reset and not modem_standin:
+                await _reset_modem(iface)  # EVerest's chip reset after a failed match
+            raise
+        if machine.config.link_status_check and not modem_standin:
+            from iso15118.transport.modem import ModemClient, ModemError
+
+            try:
+                async with ModemClient(iface) as client:
+                    await client.wait_for_link(machine.config.tt_match_join)
+            except ModemError as exc:
+                raise MatchingError(exc.reason, step="link status", steps=_relative(machine.steps, t0)) from None
         window = matched.sounding_window
         return SlacResult(
             role=role,
@@ -152,6 +178,41 @@ async def run_slac(
             key_result=matched.key_result,
             modem_keys=tuple(modem.keys) if modem is not None else (),
         )
+
+
+async def retry_matching(
+    run: Callable[[], Awaitable[SlacResult]],
+    *,
+    retries: int,
+    pulse: Callable[[float], Awaitable[None]] | None,
+    t_step_ef: float,
+    on_retry: Callable[[MatchingError, int], None] | None = None,
+) -> SlacResult:
+    """The AC 5 % mode (ISO 15118-3, EVerest's recommendation for DC too): after a failed match, put the CP
+    into state E/F for ``t_step_ef`` with ``pulse`` and match again, up to ``retries`` times (C_sequ_retry)."""
+    attempt = 0
+    while True:
+        try:
+            return await run()
+        except MatchingError as exc:
+            if attempt >= retries or pulse is None:
+                raise
+            attempt += 1
+            if on_retry is not None:
+                on_retry(exc, attempt)
+            await pulse(t_step_ef)
+
+
+async def _reset_modem(iface: str) -> None:
+    """Reset the local modem (best effort: a failure is logged, the matching error is what the caller sees)."""
+    from iso15118.transport.modem import ModemClient, ModemError
+
+    try:
+        async with ModemClient(iface) as client:
+            report = await client.reset()
+        _log.info("slac: modem on %s reset after the failed match (back after %.1f s)", iface, report.back_s or 0)
+    except (ModemError, OSError) as exc:
+        _log.warning("slac: modem reset on %s failed: %s", iface, exc)
 
 
 async def _pump(
@@ -201,22 +262,34 @@ async def _pump(
                 driver.from_line(frame, now)
                 while not inbox.empty():
                     driver.from_line(inbox.get_nowait(), now)
-            machine.handle_timer(now)
+            if end is None or now < end or matched is not None:
+                # A wake-up that came late (a busy machine) past the overall timeout reports the state the
+                # timeout found, rather than first acting on protocol deadlines that fell after it.
+                machine.handle_timer(now)
             driver.flush(now)
     finally:
         sock.remove_reader(loop)
 
 
-async def run_modem_standin(ifaces: Sequence[str], *, forward: bool = False, modem: ModemStandIn | None = None) -> None:
+async def run_modem_standin(
+    ifaces: Sequence[str],
+    *,
+    forward: bool = False,
+    modem: ModemModel | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
     """Play the PLC modems for the hosts behind ``ifaces`` until cancelled.
 
     Sockets are ETH_P_ALL (a kernel bridge port hands nothing to ethertype-bound sockets) and skip the
     frames the bridge forwards out of the port. With ``forward=False`` the kernel (a bridge) carries the
     traffic and only HomePlug frames are read; ``forward=True`` makes this a user-space bridge for every
-    ethertype. Pass ``modem`` to inspect what it did (keys set, sounds seen, profiles sent).
+    ethertype. Pass ``modem`` to inspect what it did (keys set, sounds seen, profiles sent), or to serve another
+    model such as :class:`~iso15118.slac.emulator.ModemEmulator` (its own ``forward`` flag then decides).
+    ``on_ready`` is called once every socket is open and read.
     """
     loop = asyncio.get_running_loop()
-    model = modem if modem is not None else ModemStandIn(list(ifaces), forward=forward)
+    model: ModemModel = modem if modem is not None else ModemStandIn(list(ifaces), forward=forward)
+    forward = model.forward
     if set(model.ports) != set(ifaces):
         raise SlacError(f"modem stand-in ports {model.ports} do not match the interfaces {list(ifaces)}")
     sockets = {
@@ -230,6 +303,8 @@ async def run_modem_standin(ifaces: Sequence[str], *, forward: bool = False, mod
                     sockets[out_port].send(out)
 
             sock.add_reader(loop, handle)
+        if on_ready is not None:
+            on_ready()
         await asyncio.Event().wait()
     finally:
         for sock in sockets.values():

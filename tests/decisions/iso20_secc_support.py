@@ -92,6 +92,9 @@ class FixedPnc:
     def verify_metering(self, request: Any, chain: Any, now: float) -> PncOutcome:
         return PncOutcome(code=self.code)
 
+    def verify_installation(self, response: Any, now: float) -> PncOutcome:
+        return PncOutcome(code=self.code)
+
 
 def pnc_req(challenge: bytes = b"c" * 16) -> m.AuthorizationReq:
     chain = m.ContractCertificateChain(

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from iso15118.certificates import CertificateAnswer, CertificateStatus
+from iso15118.codec import encode_message
 from iso15118.config import SeccConfig
 from iso15118.controller import (
     AuthorizationDecision,
@@ -48,6 +50,25 @@ from tests.decisions.iso20_secc_support import (
     stop_req,
     view,
 )
+
+
+def _installation() -> m.CertificateInstallationReq:
+    return minimal_instance(m.CertificateInstallationReq, override={"header": HEADER})
+
+
+def _provider(status: CertificateStatus, code: str | None = None) -> dict[Input, Any]:
+    exi = None
+    if status is CertificateStatus.PROVIDED:
+        res = minimal_instance(
+            m.CertificateInstallationRes,
+            override={"header": HEADER, "response_code": m.ResponseCode.OK, "evse_processing": m.Processing.Finished},
+        )
+        exi = encode_message(res)
+    return {Input.CERTIFICATE: CertificateAnswer(status=status, exi=exi, response_code=code)}
+
+
+_INSTALL = SeccConfig(certificate_installation=True)
+
 
 CASES: list[tuple[str, Callable[[], Any], dict[str, Any], str]] = [
     # --- set-up
@@ -95,6 +116,17 @@ CASES: list[tuple[str, Callable[[], Any], dict[str, Any], str]] = [
         "FAILED_SignatureError",
     ),
     (
+        "PnC contract revoked (OCSP)",
+        pnc_req,
+        {
+            "config": PNC_CONFIG,
+            "ctx": PNC_CTX,
+            "pnc": FixedPnc(None),
+            "inputs": {Input.AUTHORIZATION: AuthorizationDecision.REVOKED},
+        },
+        "WARNING_CertificateRevoked",
+    ),
+    (
         "PnC rejected by the charger",
         pnc_req,
         {
@@ -120,9 +152,53 @@ CASES: list[tuple[str, Callable[[], Any], dict[str, Any], str]] = [
     ),
     (
         "certificate installation, no provider",
-        lambda: minimal_instance(m.CertificateInstallationReq, override={"header": HEADER}),
-        {"config": SeccConfig(certificate_installation=True)},
+        _installation,
+        {"config": _INSTALL, "inputs": _provider(CertificateStatus.UNAVAILABLE)},
         "WARNING_NoCertificateAvailable",
+    ),
+    (
+        "certificate installation, the provider refuses the provisioning certificate",
+        _installation,
+        {"config": _INSTALL, "inputs": _provider(CertificateStatus.FAILED, "WARNING_CertificateValidationError")},
+        "WARNING_CertificateValidationError",
+    ),
+    (
+        "certificate installation, the provider refuses the request's signature",
+        _installation,
+        {"config": _INSTALL, "inputs": _provider(CertificateStatus.FAILED, "FAILED_SignatureError")},
+        "FAILED_SignatureError",
+    ),
+    (
+        "certificate installation, the provider is still working",
+        _installation,
+        {"config": _INSTALL, "inputs": _provider(CertificateStatus.PENDING)},
+        "OK",
+    ),
+    (
+        "certificate installation relayed",
+        _installation,
+        {"config": _INSTALL, "inputs": _provider(CertificateStatus.PROVIDED)},
+        "OK",
+    ),
+    (
+        "certificate installation, the CPS signature of the response does not verify",
+        _installation,
+        {
+            "config": _INSTALL,
+            "inputs": _provider(CertificateStatus.PROVIDED),
+            "pnc": FixedPnc(m.ResponseCode.FAILED_SignatureError),
+        },
+        "FAILED_SignatureError",
+    ),
+    (
+        "certificate installation, the CPS chain of the response is not trusted",
+        _installation,
+        {
+            "config": _INSTALL,
+            "inputs": _provider(CertificateStatus.PROVIDED),
+            "pnc": FixedPnc(m.ResponseCode.WARNING_CertificateValidationError),
+        },
+        "WARNING_CertificateValidationError",
     ),
     # --- services
     (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -96,3 +97,49 @@ def test_decode_refuses_a_schema_deviation_and_tolerant_reads_it(capsys: pytest.
     captured = capsys.readouterr()
     assert "<v2gci_cm:ServiceParameterList/>" in captured.out
     assert "schema deviation missing-content at bit 124, element /ServiceDetailRes/ServiceParameterList" in captured.err
+
+
+DC_LOOP = "8034041ea65fc99ba76c4d8cdbfe1b6062810012006464000a02002400ca"  # EVerest dc_charge_loop_req
+
+
+def _frame(payload_hex: str, payload_type: str = "8004", version: str = "01fe") -> str:
+    return version + payload_type + f"{len(payload_hex) // 2:08x}" + payload_hex
+
+
+def test_a_truncated_stream_is_blamed_on_the_set_whose_structure_it_follows(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Without --schema every set is tried; the -20 DC set reads into the header's leaves before the stream ends,
+    # the others fail near the root (SupportedAppProtocol and -2 reach further in bits, not in structure).
+    assert main(["decode", DC_LOOP[:30]]) == 1
+    err = capsys.readouterr().err
+    assert "furthest with iso20-dc" in err and "/DC_ChargeLoopReq/Header/TimeStamp" in err
+    assert "unexpected end of stream" in err
+
+
+def test_offsets_say_whether_they_count_in_the_stream_or_the_frame(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", _frame(DC_LOOP[:30])]) == 1
+    err = capsys.readouterr().err
+    assert "at bit 91 (byte 11) of the EXI stream (byte 19 of the V2GTP frame)" in err
+    assert main(["decode", "--schema", "iso20-dc", DC_LOOP[:30]]) == 1
+    err = capsys.readouterr().err
+    assert "at bit 91 (byte 11) of the EXI stream," in err and "V2GTP frame" not in err
+
+
+@pytest.mark.parametrize(("version", "what"), [("03fc", "protocol version is 0x03"), ("01fd", "inverse protocol")])
+def test_a_frame_with_a_bad_version_is_refused_as_a_frame(
+    capsys: pytest.CaptureFixture[str], version: str, what: str
+) -> None:
+    # Not read as a raw EXI stream (which would blame some schema's element at bit 0).
+    assert main(["decode", _frame(DC_LOOP, version=version)]) == 1
+    err = capsys.readouterr().err
+    assert "V2GTP header" in err and what in err and "the frame is not decoded" in err
+    assert "element /" not in err and "Traceback" not in err
+
+
+def test_encode_reads_standard_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", DC_LOOP]) == 0
+    xml = capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO(xml))
+    assert main(["encode", "-"]) == 0
+    assert capsys.readouterr().out.split() == [DC_LOOP]

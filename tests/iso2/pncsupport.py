@@ -15,15 +15,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from iso15118.config import EvccConfig, SeccConfig
-from iso15118.iso2.pnc import Iso2CertificateProvider, Iso2Pnc
+from iso15118.iso2.pnc import Iso2Pnc
 from iso15118.messages.generated import iso2 as m
 from iso15118.security.credentials import ContractCredentials, ProvisioningCredentials
-from iso15118.security.iso2_cps import ContractCertificatePool
+from iso15118.security.iso2_cps import ContractCertificatePool, Iso2Cps
 from iso15118.security.iso2_profiles import ISO2_PROFILES
 from iso15118.security.iso2_signatures import ISO2_SIGNATURE_PROFILE
 from iso15118.security.issuing import HashName, KeyAlgorithm, issue_certificate
 from iso15118.security.pki import Pki, build_pki
 from iso15118.security.profiles import Entity, spec_for
+from iso15118.security.provider import LocalCps
 from iso15118.transport import runner
 from tests.iso2.support import evcc, secc
 
@@ -37,6 +38,7 @@ __all__ = [
     "pnc_evcc",
     "pnc_secc",
     "provisioning",
+    "secc_side",
     "tampering_ev",
 ]
 
@@ -93,11 +95,18 @@ def provisioning(pki: Pki) -> ProvisioningCredentials:
     )
 
 
-def pnc(pki: Pki, provider: Iso2CertificateProvider | None = None) -> Iso2Pnc:
-    """The charger's -2 PnC checks: the PKI's MO root, and its local contract pool unless ``provider``."""
-    return Iso2Pnc(
-        contract_roots=(pki[Entity.MO_ROOT].certificate,), pool=provider or ContractCertificatePool.from_pki(pki)
-    )
+def pnc(pki: Pki) -> Iso2Pnc:
+    """The charger's -2 PnC checks: the PKI's MO root."""
+    return Iso2Pnc(contract_roots=(pki[Entity.MO_ROOT].certificate,))
+
+
+def secc_side(pki: Pki, provider: Iso2Cps | None = None, *, cps: bool = True) -> dict[str, Any]:
+    """The SECC's keyword arguments: the PnC checks of ``pki`` and, unless ``cps`` is false, a certificate
+    provider over the PKI's local contract pool (or ``provider``)."""
+    checks: dict[str, Any] = {"pnc": pnc(pki)}
+    if cps:
+        checks["certificates"] = LocalCps(iso2=provider or ContractCertificatePool.from_pki(pki))
+    return checks
 
 
 def pnc_evcc(**changes: Any) -> EvccConfig:

@@ -21,10 +21,10 @@ from tests.iso2.pncsupport import (
     TamperingProvider,
     contract,
     expired_contract,
-    pnc,
     pnc_evcc,
     pnc_secc,
     provisioning,
+    secc_side,
     tampering_ev,
 )
 from tests.iso2.support import kinds, run
@@ -67,7 +67,7 @@ def test_a_signed_authorization_with_another_challenge(
         return sign_authorization(_body(msg, gen_challenge=bytes(b ^ 0xFF for b in challenge)), creds)
 
     with caplog.at_level(logging.WARNING, logger=_LOG), tampering_ev(monkeypatch, AuthorizationReq=other_challenge):
-        out, charger, _ = run(pnc_evcc(credentials=creds), secc=pnc_secc(), pnc=pnc(pkis.home))
+        out, charger, _ = run(pnc_evcc(credentials=creds), secc=pnc_secc(), **secc_side(pkis.home))
     _refused(out, charger, "FAILED_ChallengeInvalid")
     _warned(caplog, "AuthorizationReq", "FAILED_ChallengeInvalid", "V2G2-475")
 
@@ -78,7 +78,7 @@ def test_an_authorization_signed_by_another_key(pkis: Pkis, monkeypatch: pytest.
         caplog.at_level(logging.WARNING, logger=_LOG),
         tampering_ev(monkeypatch, AuthorizationReq=lambda msg: sign_authorization(msg, stranger)),
     ):
-        out, charger, _ = run(pnc_evcc(credentials=contract(pkis.home)), secc=pnc_secc(), pnc=pnc(pkis.home))
+        out, charger, _ = run(pnc_evcc(credentials=contract(pkis.home)), secc=pnc_secc(), **secc_side(pkis.home))
     _refused(out, charger, "FAILED_SignatureError")
     _warned(caplog, "AuthorizationReq", "FAILED_SignatureError", "ISO 15118-2 8.4.3.7.2 AuthorizationRes")
 
@@ -86,7 +86,7 @@ def test_an_authorization_signed_by_another_key(pkis: Pkis, monkeypatch: pytest.
 def test_an_unsigned_first_authorization(pkis: Pkis, monkeypatch: pytest.MonkeyPatch) -> None:
     unsigned = lambda msg: dataclasses.replace(msg, header=dataclasses.replace(msg.header, signature=None))  # noqa: E731
     with tampering_ev(monkeypatch, AuthorizationReq=unsigned):
-        out, charger, _ = run(pnc_evcc(credentials=contract(pkis.home)), secc=pnc_secc(), pnc=pnc(pkis.home))
+        out, charger, _ = run(pnc_evcc(credentials=contract(pkis.home)), secc=pnc_secc(), **secc_side(pkis.home))
     _refused(out, charger, "FAILED_SignatureError")
 
 
@@ -97,7 +97,7 @@ def test_an_unsigned_first_authorization(pkis: Pkis, monkeypatch: pytest.MonkeyP
 def test_a_contract_the_charger_cannot_trust(pkis: Pkis, caplog: Any, which: str, code: str) -> None:
     creds = contract(pkis.foreign) if which == "foreign" else expired_contract(pkis.home)
     with caplog.at_level(logging.WARNING, logger=_LOG):
-        out, charger, rec = run(pnc_evcc(credentials=creds), secc=pnc_secc(), pnc=pnc(pkis.home))
+        out, charger, rec = run(pnc_evcc(credentials=creds), secc=pnc_secc(), **secc_side(pkis.home))
     _refused(out, charger, code)
     assert kinds(rec, "evcc")[-1] == "PaymentDetailsReq"
     _warned(caplog, "PaymentDetailsReq", code, "ISO 15118-2 8.4.3.6.3 PaymentDetailsRes")
@@ -105,7 +105,7 @@ def test_a_contract_the_charger_cannot_trust(pkis: Pkis, caplog: Any, which: str
 
 def test_an_emaid_that_is_not_the_contract_s(pkis: Pkis, monkeypatch: pytest.MonkeyPatch) -> None:
     with tampering_ev(monkeypatch, PaymentDetailsReq=lambda msg: _body(msg, emaid="DEXYZC999999990")):
-        out, charger, _ = run(pnc_evcc(credentials=contract(pkis.home)), secc=pnc_secc(), pnc=pnc(pkis.home))
+        out, charger, _ = run(pnc_evcc(credentials=contract(pkis.home)), secc=pnc_secc(), **secc_side(pkis.home))
     _refused(out, charger, "FAILED_CertChainError")
     assert "DEXYZC999999990" in (charger.failure or "")
 
@@ -123,7 +123,7 @@ def test_a_receipt_the_contract_did_not_sign_for_this_meter(
 
     with caplog.at_level(logging.WARNING, logger=_LOG), tampering_ev(monkeypatch, MeteringReceiptReq=bad):
         out, charger, _ = run(
-            pnc_evcc(credentials=contract(pkis.home)), secc=pnc_secc(receipt_required=True), pnc=pnc(pkis.home)
+            pnc_evcc(credentials=contract(pkis.home)), secc=pnc_secc(receipt_required=True), **secc_side(pkis.home)
         )
     code = "FAILED_MeteringSignatureNotValid"
     assert charger.ended.response_code == code and out.ended.reason is EndReason.FAILED_RECEIVED
@@ -133,7 +133,9 @@ def test_a_receipt_the_contract_did_not_sign_for_this_meter(
 
 def test_an_installation_request_of_another_oem(pkis: Pkis, caplog: Any) -> None:
     with caplog.at_level(logging.WARNING, logger=_LOG):
-        out, charger, _ = run(pnc_evcc(provisioning=provisioning(pkis.foreign)), secc=pnc_secc(), pnc=pnc(pkis.home))
+        out, charger, _ = run(
+            pnc_evcc(provisioning=provisioning(pkis.foreign)), secc=pnc_secc(), **secc_side(pkis.home)
+        )
     _refused(out, charger, "FAILED_CertChainError")
     _warned(
         caplog, "CertificateInstallationReq", "FAILED_CertChainError", "ISO 15118-2 8.4.3.11 CertificateInstallation"
@@ -141,8 +143,8 @@ def test_an_installation_request_of_another_oem(pkis: Pkis, caplog: Any) -> None
 
 
 def test_a_charger_without_a_certificate_provider(pkis: Pkis) -> None:
-    checks = dataclasses.replace(pnc(pkis.home), pool=None)
-    out, charger, _ = run(pnc_evcc(provisioning=provisioning(pkis.home)), secc=pnc_secc(), pnc=checks)
+    checks = secc_side(pkis.home, cps=False)
+    out, charger, _ = run(pnc_evcc(provisioning=provisioning(pkis.home)), secc=pnc_secc(), **checks)
     _refused(out, charger, "FAILED_NoCertificateAvailable")
 
 
@@ -162,8 +164,8 @@ def _resigned_by_stranger(pkis: Pkis) -> Any:
 @pytest.mark.parametrize("tamper", ["emaid", "stranger"])
 def test_the_ev_refuses_a_tampered_installation_response(pkis: Pkis, tamper: str) -> None:
     change = _tampered_emaid if tamper == "emaid" else _resigned_by_stranger(pkis)
-    checks = pnc(pkis.home, TamperingProvider(ContractCertificatePool.from_pki(pkis.home), change))
-    out, charger, rec = run(pnc_evcc(provisioning=provisioning(pkis.home)), secc=pnc_secc(), pnc=checks)
+    checks = secc_side(pkis.home, TamperingProvider(ContractCertificatePool.from_pki(pkis.home), change))
+    out, charger, rec = run(pnc_evcc(provisioning=provisioning(pkis.home)), secc=pnc_secc(), **checks)
     assert out.ended_regularly and out.failure is not None, out
     assert out.failure.startswith("the CertificateInstallationRes is refused: the CPS signature")
     assert kinds(rec, "evcc")[-2:] == ["CertificateInstallationReq", "SessionStopReq"]
@@ -171,12 +173,12 @@ def test_the_ev_refuses_a_tampered_installation_response(pkis: Pkis, tamper: str
 
 
 def test_a_tampered_update_leaves_a_tolerant_ev_with_its_old_contract(pkis: Pkis) -> None:
-    checks = pnc(pkis.home, TamperingProvider(ContractCertificatePool.from_pki(pkis.home), _tampered_emaid))
+    checks = secc_side(pkis.home, TamperingProvider(ContractCertificatePool.from_pki(pkis.home), _tampered_emaid))
     config = pnc_evcc(
         credentials=contract(pkis.home), provisioning=provisioning(pkis.home), contract_update_before_s=1e9
     )
-    out, _charger, _ = run(config, secc=pnc_secc(), pnc=checks)
+    out, _charger, _ = run(config, secc=pnc_secc(), **checks)
     assert out.ended_regularly and out.failure is not None and "CertificateUpdateRes is refused" in out.failure
-    out, charger, _ = run(dataclasses.replace(config, accept_fallback=True), secc=pnc_secc(), pnc=checks)
+    out, charger, _ = run(dataclasses.replace(config, accept_fallback=True), secc=pnc_secc(), **checks)
     assert out.ok and charger.ok and out.negotiated["authorization"] == "PnC"
     assert "CertificateUpdateRes is refused" in out.substitutions[0] and "contract_installed" not in out.negotiated

@@ -24,7 +24,7 @@ from iso15118.security.profiles import Entity
 from iso15118.session.events import EndReason
 from iso15118.session.selection import EnergyFamily
 from iso15118.simple import SimpleEV, SimpleEVSE
-from tests.iso2.pncsupport import Pkis, contract, pnc, pnc_evcc, pnc_secc, provisioning
+from tests.iso2.pncsupport import Pkis, contract, pnc_evcc, pnc_secc, provisioning, secc_side
 from tests.iso2.support import bodies, kinds, run
 from tests.session.recording import Recorder
 
@@ -46,7 +46,7 @@ def _leaf(pkis: Pkis) -> x509.Certificate:
 def test_a_pnc_session_with_a_contract(pkis: Pkis, family: EnergyFamily) -> None:
     ev, evse = SimpleEV(), SimpleEVSE()
     config = pnc_evcc(credentials=contract(pkis.home), energy=family, precharge_interval_s=0.0)
-    out, charger, rec = run(config, ev=ev, evse=evse, secc=pnc_secc(receipt_required=True), pnc=pnc(pkis.home))
+    out, charger, rec = run(config, ev=ev, evse=evse, secc=pnc_secc(receipt_required=True), **secc_side(pkis.home))
     assert out.ok and charger.ok and out.ended.reason is EndReason.TERMINATED, (out, charger)
     sent = kinds(rec, "evcc")
     pnc_steps = ["ServiceDetailReq", "PaymentServiceSelectionReq", "PaymentDetailsReq", "AuthorizationReq"]
@@ -95,7 +95,9 @@ class _Authorizer(SimpleEVSE):
 
 def test_the_authorization_loop_asks_for_the_emaid_and_repeats_unsigned(pkis: Pkis) -> None:
     evse = _Authorizer(pending=2)
-    out, charger, rec = run(pnc_evcc(credentials=contract(pkis.home)), evse=evse, secc=pnc_secc(), pnc=pnc(pkis.home))
+    out, charger, rec = run(
+        pnc_evcc(credentials=contract(pkis.home)), evse=evse, secc=pnc_secc(), **secc_side(pkis.home)
+    )
     assert out.ok and charger.ok, (out, charger)
     assert {emaid for _evcc_id, emaid in evse.asked} == {pkis.home.identities.emaid}
     processing = [str(b.evse_processing) for b in bodies(rec, "secc", "AuthorizationRes")]
@@ -112,7 +114,7 @@ def test_a_rejected_contract_ends_the_session_with_failed(pkis: Pkis) -> None:
             return AuthorizationDecision.REJECTED
 
     out, charger, _rec = run(
-        pnc_evcc(credentials=contract(pkis.home)), evse=_Refuses(), secc=pnc_secc(), pnc=pnc(pkis.home)
+        pnc_evcc(credentials=contract(pkis.home)), evse=_Refuses(), secc=pnc_secc(), **secc_side(pkis.home)
     )
     assert out.ended.reason is EndReason.FAILED_RECEIVED and out.ended.response_code == "FAILED"
     assert charger.failure is not None and pkis.home.identities.emaid in charger.failure
@@ -132,7 +134,7 @@ class _Reports(SimpleEVSE):
 def test_certificate_installation_then_pnc_in_the_same_session(pkis: Pkis, family: EnergyFamily) -> None:
     evse = _Reports()
     config = pnc_evcc(provisioning=provisioning(pkis.home), energy=family, precharge_interval_s=0.0)
-    out, charger, rec = run(config, evse=evse, secc=pnc_secc(receipt_required=True), pnc=pnc(pkis.home))
+    out, charger, rec = run(config, evse=evse, secc=pnc_secc(receipt_required=True), **secc_side(pkis.home))
     assert out.ok and charger.ok, (out, charger)
     sent = kinds(rec, "evcc")
     expected = [*_SET_UP, "ServiceDetailReq", "PaymentServiceSelectionReq", "CertificateInstallationReq"]
@@ -158,7 +160,7 @@ def test_certificate_installation_then_pnc_in_the_same_session(pkis: Pkis, famil
 
 def test_install_certificate_replaces_a_contract_the_ev_has(pkis: Pkis) -> None:
     config = pnc_evcc(credentials=contract(pkis.home), provisioning=provisioning(pkis.home), install_certificate=True)
-    out, charger, rec = run(config, secc=pnc_secc(), pnc=pnc(pkis.home))
+    out, charger, rec = run(config, secc=pnc_secc(), **secc_side(pkis.home))
     assert out.ok and charger.ok and "CertificateInstallationReq" in kinds(rec, "evcc")
 
 
@@ -166,7 +168,7 @@ def test_a_contract_that_expires_soon_is_updated(pkis: Pkis) -> None:
     old = contract(pkis.home)
     # The contract is valid for two years: renewing anything that expires within three makes it due.
     config = pnc_evcc(credentials=old, provisioning=provisioning(pkis.home), contract_update_before_s=3 * 365 * 86400.0)
-    out, charger, rec = run(config, secc=pnc_secc(), pnc=pnc(pkis.home))
+    out, charger, rec = run(config, secc=pnc_secc(), **secc_side(pkis.home))
     assert out.ok and charger.ok, (out, charger)
     assert kinds(rec, "evcc")[4:7] == ["PaymentServiceSelectionReq", "CertificateUpdateReq", "PaymentDetailsReq"]
     (selection,) = bodies(rec, "evcc", "PaymentServiceSelectionReq")
@@ -186,7 +188,7 @@ def test_an_update_without_the_certificate_service_goes_on_with_the_old_contract
     config = pnc_evcc(
         credentials=contract(pkis.home), provisioning=provisioning(pkis.home), contract_update_before_s=1e9
     )
-    out, charger, rec = run(config, secc=pnc_secc(certificate_installation=False), pnc=pnc(pkis.home))
+    out, charger, rec = run(config, secc=pnc_secc(certificate_installation=False), **secc_side(pkis.home))
     assert out.ok and charger.ok and "CertificateUpdateReq" not in kinds(rec, "evcc")
     assert any("no update here" in note for note in out.notes)
 
@@ -212,7 +214,7 @@ def test_an_ev_that_cannot_use_pnc_here_says_why(
     pkis: Pkis, config: dict[str, Any], secc_changes: dict[str, Any], why: str
 ) -> None:
     changes = {"provisioning": provisioning(pkis.home)} if config else {}
-    out, _charger, rec = run(pnc_evcc(**changes), secc=pnc_secc(**secc_changes), pnc=pnc(pkis.home))
+    out, _charger, rec = run(pnc_evcc(**changes), secc=pnc_secc(**secc_changes), **secc_side(pkis.home))
     assert out.ended_regularly and out.failure is not None and why in out.failure
     assert kinds(rec, "evcc")[-1] == "SessionStopReq"
 

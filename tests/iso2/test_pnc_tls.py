@@ -24,6 +24,7 @@ from iso15118.security.iso2_cps import ContractCertificatePool
 from iso15118.security.iso2_credentials import iso2_contract, iso2_provisioning
 from iso15118.security.pki import PkiLayout, read_pki
 from iso15118.security.profiles import Entity
+from iso15118.security.provider import LocalCps
 from iso15118.security.tls import TlsConfig, TlsMode, evcc_context, secc_context
 from iso15118.session.events import EndReason
 from iso15118.session.selection import EnergyFamily
@@ -49,7 +50,8 @@ class _Served:
 
 async def _session(layout: PkiLayout, config: Any, evse: SimpleEVSE) -> tuple[TcpLink, SessionOutcome, _Served]:
     pki = read_pki(layout)
-    checks = Iso2Pnc(contract_roots=(pki[Entity.MO_ROOT].certificate,), pool=ContractCertificatePool.from_pki(pki))
+    checks = Iso2Pnc(contract_roots=(pki[Entity.MO_ROOT].certificate,))
+    cps = LocalCps(iso2=ContractCertificatePool.from_pki(pki))
     leaf = layout[Entity.SECC_LEAF]
     assert leaf.chain_pem is not None
     server_tls = secc_context(TlsConfig(certificate_chain=leaf.chain_pem, private_key=leaf.key_pem, mode=TlsMode.ISO2))
@@ -62,7 +64,7 @@ async def _session(layout: PkiLayout, config: Any, evse: SimpleEVSE) -> tuple[Tc
             served.link = link
             peer = peer_identity(link.peer, link.tls)
             served.outcome = await serve_secc_session(
-                link, evse, pnc_secc(receipt_required=True), pnc=checks, peer=peer
+                link, evse, pnc_secc(receipt_required=True), pnc=checks, peer=peer, certificates=cps
             )
         finally:
             served.done.set()

@@ -191,7 +191,10 @@ FIELD_CHANGES = {
     "CertificateInstallationReq": lambda e: dataclasses.replace(
         e, sub_certificates=iso20.SubCertificates(certificate=e.sub_certificates.certificate[::-1])
     ),
-    "CertificateInstallationRes": lambda e: dataclasses.replace(e, dh_public_key=e.dh_public_key[:-1] + b"\x01"),
+    # one bit of the key flipped (overwriting the last byte with a constant left it unchanged 1 time in 256)
+    "CertificateInstallationRes": lambda e: dataclasses.replace(
+        e, dh_public_key=e.dh_public_key[:-1] + bytes([e.dh_public_key[-1] ^ 1])
+    ),
 }
 
 

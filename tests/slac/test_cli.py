@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +12,8 @@ import pytest
 from harness.cli import build_parser, main
 from harness.netns import VethPair, ns_command, veth_pair
 from tests.support.netns import require_netns, veth_or_skip
+
+from .topology import wait_for_packet_socket
 
 V2G = [sys.executable, "-m", "harness.cli"]
 
@@ -79,7 +80,7 @@ def test_two_cli_processes_match_over_veth(veth: VethPair) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.5)
+    wait_for_packet_socket(evse.pid, "the SLAC EVSE")
     ev = subprocess.run(
         ns_command(
             veth.ns_a,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from iso15118.slac.events import AttemptFailed, FrameIgnored, Matched, MatchingFailed
+from iso15118.slac.events import AttemptFailed, FrameIgnored, Matched, MatchingFailed, Noticed
 from iso15118.slac.evse import EvseMachine
 from iso15118.slac.keys import nid_from_nmk
 from iso15118.slac.machine import State
@@ -85,15 +85,30 @@ def test_a_random_nmk_is_drawn_per_session_when_none_is_configured() -> None:
     assert len(a.nmk) == 16 and a.nmk != b.nmk and a.nid == nid_from_nmk(a.nmk)
 
 
-def test_set_key_is_retried_then_matching_fails_for_good() -> None:
+def test_set_key_is_repeated_until_a_late_modem_answers() -> None:
     d = evse()
+    d.start(0.0)
+    d.advance(100.0)
+    keys = [s.at for s in d.take() if isinstance(s.msg, SetKeyReq)]
+    assert keys == pytest.approx([i * CFG.set_key_timeout for i in range(101)])
+    (waiting,) = d.take_events()  # one notice, no failure: the modem may boot late
+    assert isinstance(waiting, Noticed) and waiting.step == "CM_SET_KEY" and "waiting (no limit)" in waiting.text
+    assert waiting.at == pytest.approx(CFG.set_key_timeout)
+    d.feed(SetKeyCnf(), 100.5, src=MODEM)
+    assert d.machine.state is State.WAIT_PARM_REQ
+
+
+def test_modem_wait_bounds_the_wait_for_the_modem() -> None:
+    d = evse(modem_wait=3.0)
     d.start(0.0)
     d.advance(10.0)
     keys = [s.at for s in d.take() if isinstance(s.msg, SetKeyReq)]
-    assert keys == pytest.approx([0.0, CFG.set_key_timeout, 2 * CFG.set_key_timeout])
-    (final,) = d.take_events()
-    assert isinstance(final, MatchingFailed) and final.step == "CM_SET_KEY"
-    assert final.at == pytest.approx(3 * CFG.set_key_timeout)
+    assert keys == pytest.approx([0.0, 1.0, 2.0])
+    _, final = d.take_events()
+    assert (
+        isinstance(final, MatchingFailed) and final.step == "CM_SET_KEY" and "within 3 s (3 requests)" in final.reason
+    )
+    assert final.at == pytest.approx(3.0)
 
 
 def test_settle_time_delays_readiness() -> None:

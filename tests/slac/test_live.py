@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -44,17 +43,19 @@ def check_pair(ev: SlacResult, evse: SlacResult) -> None:
     assert end - start == pytest.approx(CFG.tt_evse_match_mnbc)
     assert len(evse.sound_times) == CFG.c_ev_match_mnbc
     assert all(start < t < end for t in evse.sound_times), (start, evse.sound_times, end)
-    # TP_EV_batch_msg_interval (20-50 ms) between the EV's frames.
+    # TP_EV_batch_msg_interval: the EV never sends the next frame sooner than 20 ms after the last. Its upper
+    # bound (50 ms) is the schedule's, checked exactly in virtual time by test_ev_machine; over real sockets a
+    # loaded machine may wake the EV late, so it is not asserted here (tests do not depend on timing).
     gaps = [b - a for a, b in itertools.pairwise(ev.sound_times)]
-    assert all(0.02 <= g <= 0.05 for g in gaps), gaps
+    assert all(g >= 0.02 for g in gaps), gaps
     sent = [s for s in ev.steps if s.name in ("CM_START_ATTEN_CHAR.IND sent", "CM_MNBC_SOUND.IND sent")]
     assert len(sent) == CFG.c_ev_start_atten_char_inds + CFG.c_ev_match_mnbc
 
 
 @pytest.mark.parametrize("standin_side", ["ev", "evse", "both"])
 def test_our_ev_and_evse_match_over_veth_with_an_in_process_standin(veth: VethPair, standin_side: str) -> None:
+    # No head start: the EVSE waits for its (stand-in) modem and the EV repeats CM_SLAC_PARM.REQ.
     evse = slac_in(veth.ns_b, veth.if_b, "evse", modem_standin=standin_side in ("evse", "both"))
-    time.sleep(0.3)
     ev = slac_in(veth.ns_a, veth.if_a, "ev", modem_standin=standin_side in ("ev", "both"))
     ev_result, evse_result = join_all(ev, evse)
     check_pair(ev_result, evse_result)
@@ -79,7 +80,6 @@ def test_our_ev_and_evse_match_through_a_middle_namespace_with_the_standin(netns
         service.wait_ready()
         try:
             evse = slac_in(link.ns_evse, link.if_evse, "evse")
-            time.sleep(0.3)
             ev = slac_in(link.ns_ev, link.if_ev, "ev")
             ev_result, evse_result = join_all(ev, evse)
         finally:

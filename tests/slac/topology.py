@@ -14,14 +14,15 @@ import contextlib
 import secrets
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, TypeVar
 
 from harness.netns import join_result, run_in_netns
-from iso15118.slac.modem import ModemStandIn
 from iso15118.slac.timers import SlacConfig
-from iso15118.transport.slac_link import SlacResult, run_modem_standin, run_slac
+from iso15118.transport.slac_link import ModemModel, SlacResult, run_modem_standin, run_slac
 
 T = TypeVar("T")
 
@@ -121,7 +122,7 @@ def slac_in(
 class StandInService:
     """:func:`run_modem_standin` in a thread inside a namespace, stopped by :meth:`stop`."""
 
-    def __init__(self, ns: str, ifaces: list[str], model: ModemStandIn) -> None:
+    def __init__(self, ns: str, ifaces: list[str], model: ModemModel) -> None:
         """Start serving ``ifaces`` of namespace ``ns`` with ``model`` (its ``forward`` flag decides)."""
         self.model = model
         self.frames: list[tuple[str, bytes]] = []
@@ -136,9 +137,8 @@ class StandInService:
         model.receive = recording  # type: ignore[method-assign]
 
         async def serve() -> None:
-            task = asyncio.create_task(run_modem_standin(ifaces, forward=model.forward, modem=model))
+            task = asyncio.create_task(run_modem_standin(ifaces, modem=model, on_ready=self._ready.set))
             loop = asyncio.get_running_loop()
-            loop.call_later(0.2, self._ready.set)
             await loop.run_in_executor(None, self._stop.wait)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -146,15 +146,30 @@ class StandInService:
 
         self._thread, self._box = run_in_netns(ns, lambda: asyncio.run(serve()))
 
-    def wait_ready(self, timeout: float = 5.0) -> None:
-        """Wait until the sockets are open (or the thread failed)."""
-        if not self._ready.wait(timeout):
-            self.stop()
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until the sockets are open and read; re-raise what the service raised if it never got there."""
+        while not self._ready.wait(0.05):
+            if not self._thread.is_alive() or (timeout := timeout - 0.05) <= 0:
+                self.stop()
+                raise AssertionError("the modem service did not open its sockets")
 
     def stop(self) -> None:
         """Stop the service and re-raise what it raised, if anything."""
         self._stop.set()
         join_result(self._thread, self._box, timeout=10)
+
+
+def wait_for_packet_socket(pid: int, who: str, timeout: float = 60.0) -> None:
+    """Wait until the namespace of process ``pid`` has a raw packet socket open (``who`` is listening)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if len(Path(f"/proc/{pid}/net/packet").read_text().splitlines()) > 1:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{who} did not open its packet socket within {timeout:g} s")
 
 
 def join_all(*pairs: tuple[threading.Thread, list[T]], timeout: float = 30.0) -> list[T]:

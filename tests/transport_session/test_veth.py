@@ -91,7 +91,11 @@ def _wait_for_packet_socket(pid: int, who: str, timeout: float = WAIT) -> None:
 
 
 @pytest.mark.timeout(180)
-def test_cli_slac_sdp_tls_session_between_namespaces(veth: VethPair, pki: TestPki) -> None:
+@pytest.mark.parametrize("first", ["evse", "ev"])
+def test_cli_slac_sdp_tls_session_between_namespaces(veth: VethPair, pki: TestPki, first: str) -> None:
+    """`v2g slac --role evse` and `v2g evcc --slac` started in either order: each waits for the other (the EVSE
+    repeats CM_SET_KEY.REQ until the EV's in-process modem stand-in answers), so the test waits for readiness
+    (the first process's packet socket), never for time."""
     pki_dir = str(pki.layout.directory)
     evcc_argv = [*V2G, "evcc", "--iface", veth.if_b, "--pki", pki_dir, "--slac", "--modem-standin", "--loops", "3"]
     secc = subprocess.Popen(
@@ -101,12 +105,8 @@ def test_cli_slac_sdp_tls_session_between_namespaces(veth: VethPair, pki: TestPk
         text=True,
     )
     procs = [secc]
-    try:
-        assert secc.stdout is not None
-        listening = secc.stdout.readline()
-        assert listening.startswith(f"secc listening on [{veth.lladdr_a}%{veth.if_a}]:"), listening
-        # The EV first: its in-process modem stand-in answers the EVSE's CM_SET_KEY.REQ, which the EVSE gives up
-        # on after 3 s, while the EV repeats CM_SLAC_PARM.REQ for 10 s -- time enough for the EVSE to start.
+
+    def start_ev() -> subprocess.Popen[str]:
         ev = subprocess.Popen(
             ns_command(veth.ns_b, [*evcc_argv, "--mode", "discharge"]),
             stdout=subprocess.PIPE,
@@ -114,14 +114,30 @@ def test_cli_slac_sdp_tls_session_between_namespaces(veth: VethPair, pki: TestPk
             text=True,
         )
         procs.append(ev)
-        _wait_for_packet_socket(ev.pid, "the SLAC EV")
+        return ev
+
+    def start_slac() -> subprocess.Popen[str]:
         slac = subprocess.Popen(
-            ns_command(veth.ns_a, [*V2G, "slac", "--iface", veth.if_a, "--role", "evse", "--timeout", "30"]),
+            ns_command(veth.ns_a, [*V2G, "slac", "--iface", veth.if_a, "--role", "evse", "--timeout", "60"]),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         procs.append(slac)
+        return slac
+
+    try:
+        assert secc.stdout is not None
+        listening = secc.stdout.readline()
+        assert listening.startswith(f"secc listening on [{veth.lladdr_a}%{veth.if_a}]:"), listening
+        if first == "evse":
+            slac = start_slac()
+            _wait_for_packet_socket(slac.pid, "the SLAC EVSE")
+            ev = start_ev()
+        else:
+            ev = start_ev()
+            _wait_for_packet_socket(ev.pid, "the SLAC EV")
+            slac = start_slac()
         ev_out, ev_err = ev.communicate(timeout=WAIT)
         slac_out, slac_err = slac.communicate(timeout=WAIT)
         # An EV that failed leaves the --once server waiting: say why now (the finally kills the server).

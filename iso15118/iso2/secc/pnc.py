@@ -1,8 +1,9 @@
 """SECC decisions of -2 Plug & Charge: CertificateInstallation, CertificateUpdate, PaymentDetails, the signed
 AuthorizationReq and the signed MeteringReceiptReq.
 
-All checks are :class:`~iso15118.iso2.pnc.Iso2Pnc`'s (``SeccView.pnc``, the charger's MO/V2G roots and its
-certificate provider); these decisions choose what to ask, remember and answer. Every refusal answers the -2
+All checks are :class:`~iso15118.iso2.pnc.Iso2Pnc`'s (``SeccView.pnc``, the charger's MO/V2G roots); contract
+certificates come from the runner's certificate provider (``Input.CERTIFICATE``: the local test CPS or the CSMS,
+as for -20); these decisions choose what to ask, remember and answer. Every refusal answers the -2
 response code, ends the session, and is logged as a security-relevant refusal (``Warn``, with the peer) naming
 the clause or requirement:
 
@@ -39,13 +40,18 @@ from typing import Final
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from iso15118.certificates import CertificateAction, CertificateAnswer, CertificateRequest, CertificateStatus
+from iso15118.codec import decode_as, encode_message
+from iso15118.constants import NS_ISO2
 from iso15118.controller import AuthorizationDecision, SessionReport
 from iso15118.decisions import Answer, Input, Need, Report, Warn
+from iso15118.errors import CertificateError, CodecError
 from iso15118.iso2.modes import CERTIFICATE_SERVICE_ID
 from iso15118.iso2.pnc import CHALLENGE_SIZE, Iso2Pnc, PncVerdict
 from iso15118.iso2.profile import ISO2
 from iso15118.iso2.secc.view import Decision, SeccContext, SeccView, answer, evse_status, fail
 from iso15118.messages.generated import iso2 as m
+from iso15118.security.identity import certificate_identity
 
 __all__ = [
     "authorize_contract",
@@ -95,12 +101,50 @@ def _contract(v: SeccView) -> tuple[x509.Certificate, ...]:
     return tuple(x509.load_der_x509_certificate(der) for der in v.ctx.contract_chain)
 
 
+_PATIENCE_S: Final = 4.0
+"""How long the provider may take: the SECC's 4.5 s performance time for these requests (iso2/profile.py) less
+0.5 s to relay the answer; -2 has no EVSEProcessing Ongoing for them, so the SECC waits instead of asking again."""
+
+
+def _provider_request(req: m.CertificateInstallationReq | m.CertificateUpdateReq, v: SeccView) -> CertificateRequest:
+    """What the certificate provider gets: the EV's whole signed V2G_Message as EXI, and who asks."""
+    pcid = emaid = None
+    if isinstance(req, m.CertificateInstallationReq):
+        try:
+            pcid = certificate_identity(x509.load_der_x509_certificate(req.oem_provisioning_cert)).common_name
+        except (CertificateError, ValueError):
+            pcid = None  # the provider validates the certificate and says what is wrong with it
+    else:
+        emaid = req.emaid
+    return CertificateRequest(
+        namespace=NS_ISO2,
+        exi=encode_message(v.request),
+        action=CertificateAction.UPDATE if emaid is not None else CertificateAction.INSTALL,
+        evcc_id=v.ctx.evcc_id or None,
+        pcid=pcid,
+        emaid=emaid,
+        patience_s=_PATIENCE_S,
+    )
+
+
+def _provider_code(got: CertificateAnswer) -> m.ResponseCode:
+    """The -2 code that reports a provider's answer without a certificate: the -2 code of its refusal when it
+    names one (a bad OEM chain, a request signature that does not verify, ...), else FAILED_NoCertificateAvailable
+    (no provider, none reachable, or it has nothing for this EV)."""
+    code = got.response_code
+    if got.status is CertificateStatus.FAILED and code is not None and code in m.ResponseCode._value2member_map_:
+        return m.ResponseCode(code)
+    return _R.FAILED_NoCertificateAvailable
+
+
 def certificate_request(req: m.CertificateInstallationReq | m.CertificateUpdateReq, v: SeccView) -> Decision:
-    """CertificateInstallationReq / CertificateUpdateReq: relayed to the certificate provider, whose signed
-    response (CPS chain and signature) goes to the EV as it came, with this session's SessionID; the provider's
-    refusal answers its response code. Only after ServiceDiscoveryRes offered the Certificate service."""
+    """CertificateInstallationReq / CertificateUpdateReq: relayed to the certificate provider
+    (:class:`~iso15118.certificates.CertificateProvider`: the local test CPS or the CSMS's Get15118EVCertificate),
+    whose signed response (CPS chain and signature) goes to the EV as it came, with this session's SessionID; the
+    provider's refusal answers its response code, no answer FAILED_NoCertificateAvailable. Only after
+    ServiceDiscoveryRes offered the Certificate service."""
     kind = str(ISO2.kind_of(v.request))
-    if CERTIFICATE_SERVICE_ID not in v.ctx.offered_services or v.pnc is None:
+    if CERTIFICATE_SERVICE_ID not in v.ctx.offered_services:
         return refuse(_R.FAILED_NoCertificateAvailable, v, "this SECC did not offer the Certificate service")
     ctx = v.ctx
     wanted = 1 if isinstance(req, m.CertificateInstallationReq) else 2
@@ -108,9 +152,20 @@ def certificate_request(req: m.CertificateInstallationReq | m.CertificateUpdateR
         # Josev's EV selects the Certificate service without a parameter set; the request itself says what it
         # wants, so this is noted rather than refused.
         ctx = replace(ctx, notes=(*ctx.notes, f"{kind} without the Certificate service's parameter set {wanted}"))
-    provided = v.pnc.answer_certificate_request(v.request, now=when(v))
-    if isinstance(provided, PncVerdict):
-        return refuse(provided.code, replace(v, ctx=ctx), provided.detail)
+    if Input.CERTIFICATE not in v.inputs:
+        return Need(Input.CERTIFICATE, _provider_request(req, v))
+    got: CertificateAnswer = v.inputs.get(Input.CERTIFICATE)
+    v = replace(v, ctx=ctx)
+    if got.status is not CertificateStatus.PROVIDED or got.exi is None:
+        return refuse(_provider_code(got), v, got.detail or f"the certificate provider answered {got.status}")
+    try:
+        provided = decode_as(got.exi, "iso2")
+    except CodecError as exc:
+        return refuse(_R.FAILED_NoCertificateAvailable, v, f"the provider's response does not decode: {exc}")
+    answered = ISO2.kind_of(provided) if isinstance(provided, m.V2G_Message) else None
+    if answered is None or str(answered) != kind.replace("Req", "Res"):
+        what = answered or type(provided).__name__
+        return refuse(_R.FAILED_NoCertificateAvailable, v, f"the provider answered {what} to {kind}")
     header = replace(provided.header, session_id=v.session_id)
     report = Report(SessionReport(event="certificate_installation", detail=kind.removesuffix("Req")))
     return Answer(replace(provided, header=header), ctx, (report,))

@@ -31,6 +31,7 @@ from iso15118.iso20.evcc.dc import (
     build_precharge,
     build_welding_detection,
 )
+from iso15118.iso20.evcc.installation import after_certificate_installation, build_certificate_installation
 from iso15118.iso20.evcc.loop import (
     after_ac_loop,
     after_dc_loop,
@@ -78,6 +79,7 @@ def after_sap(res: Any, req: Any, v: EvccView) -> Step[EvccContext]:
 NEXT: Final[dict[Kind, After]] = {
     Kind.SessionSetupRes: after_session_setup,
     Kind.AuthorizationSetupRes: after_authorization_setup,
+    Kind.CertificateInstallationRes: after_certificate_installation,
     Kind.AuthorizationRes: after_authorization,
     Kind.ServiceDiscoveryRes: after_service_discovery,
     Kind.ServiceDetailRes: after_service_detail,
@@ -105,6 +107,7 @@ BUILD: Final[dict[Kind, Builder]] = {
     Kind.SessionSetupReq: _main(build_session_setup),
     Kind.AuthorizationSetupReq: _main(build_authorization_setup),
     Kind.AuthorizationReq: _main(build_authorization),
+    Kind.CertificateInstallationReq: _main(build_certificate_installation),
     Kind.ServiceDiscoveryReq: _main(build_service_discovery),
     Kind.ServiceDetailReq: _main(build_service_detail),
     Kind.ServiceSelectionReq: _main(build_service_selection),

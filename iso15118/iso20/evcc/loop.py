@@ -197,7 +197,8 @@ def _after_loop(res: Any, v: EvccView, target_w: float | None) -> Step[EvccConte
     if v.config.renegotiate_schedule_after == ctx.loops and not ctx.renegotiated:
         ctx = replace(ctx, renegotiated=True)
         sends.append(now_send(Kind.ScheduleExchangeReq, Stream.SCHEDULE_RENEGOTIATION))
-    wants_confirmation = v.config.metering_confirmation_after == ctx.loops and v.config.credentials is not None
+    contract = ctx.contract or v.config.credentials
+    wants_confirmation = v.config.metering_confirmation_after == ctx.loops and contract is not None
     if wants_confirmation and not ctx.confirmed and ctx.meter:
         ctx = replace(ctx, confirmed=True)
         sends.append(now_send(Kind.MeteringConfirmationReq, Stream.METERING_CONFIRMATION))
@@ -221,8 +222,9 @@ def after_dc_loop(res: m.DC_ChargeLoopRes, req: Any, v: EvccView) -> Step[EvccCo
 
 def build_metering_confirmation(v: EvccView) -> m.MeteringConfirmationReq:
     """MeteringConfirmationReq over the last meter reading, signed with the contract key."""
-    assert v.config.credentials is not None and v.ctx.meter
-    return signed_metering(v.header, v.session_id, v.ctx.meter[-1], v.ctx.dynamic, v.config.credentials)
+    contract = v.ctx.contract or v.config.credentials
+    assert contract is not None and v.ctx.meter
+    return signed_metering(v.header, v.session_id, v.ctx.meter[-1], v.ctx.dynamic, contract)
 
 
 def after_metering_confirmation(res: Any, req: Any, v: EvccView) -> Step[EvccContext]:

@@ -16,6 +16,7 @@ from iso15118.iso20.contract import signed_authorization
 from iso15118.iso20.evcc.view import EvccContext, EvccView, charge_parameter_kind, now_send, stop_step
 from iso15118.iso20.kinds import Kind
 from iso15118.messages import iso20 as m
+from iso15118.security.credentials import ContractCredentials
 
 __all__ = [
     "after_authorization",
@@ -24,6 +25,7 @@ __all__ = [
     "build_authorization",
     "build_authorization_setup",
     "build_session_setup",
+    "choose_authorization",
 ]
 
 
@@ -56,16 +58,36 @@ def build_authorization_setup(v: EvccView) -> m.AuthorizationSetupReq:
 
 
 def after_authorization_setup(res: m.AuthorizationSetupRes, req: Any, v: EvccView) -> Step[EvccContext]:
-    """Choose EIM or PnC from what the SECC offers."""
-    offered = {str(a) for a in res.authorization_services}
-    pnc_ready = "PnC" in offered and res.pnc_as_res_authorization_mode is not None
-    want = v.config.authorization
-    ctx = v.ctx
+    """Install a contract certificate first when asked and offered [V2G20-1970]; then choose EIM or PnC."""
+    offered = tuple(sorted(str(a) for a in res.authorization_services))
+    ctx = replace(
+        v.ctx,
+        offered_authorization=offered,
+        pnc_offered="PnC" in offered and res.pnc_as_res_authorization_mode is not None,
+    )
     if res.pnc_as_res_authorization_mode is not None:
         ctx = replace(ctx, gen_challenge=res.pnc_as_res_authorization_mode.gen_challenge)
-    usable = {a for a in offered if a != "PnC" or (pnc_ready and v.config.credentials is not None)}
+    if v.config.install_certificate and v.config.provisioning is not None:
+        if res.certificate_installation_service:
+            return Step(ctx, sends=(now_send(Kind.CertificateInstallationReq),))
+        ctx = replace(ctx, notes=(*ctx.notes, "the SECC does not offer CertificateInstallation"))
+    return choose_authorization(replace(v, ctx=ctx))
+
+
+def _contract(v: EvccView) -> ContractCredentials | None:
+    installed: ContractCredentials | None = v.ctx.contract
+    return installed if installed is not None else v.config.credentials
+
+
+def choose_authorization(v: EvccView) -> Step[EvccContext]:
+    """Choose EIM or PnC from what the SECC offered (PnC needs a contract: configured or installed now)."""
+    offered = set(v.ctx.offered_authorization)
+    have_contract = _contract(v) is not None
+    usable = {a for a in offered if a != "PnC" or (v.ctx.pnc_offered and have_contract)}
+    want = v.config.authorization
+    ctx = v.ctx
     if want not in usable:
-        why = _authorization_mismatch(want, offered, v.config.credentials is not None)
+        why = _authorization_mismatch(want, offered, have_contract)
         if not v.config.accept_fallback or not usable:
             return stop_step(replace(v, ctx=ctx), why)
         chosen = "EIM" if "EIM" in usable else sorted(usable)[0]
@@ -86,8 +108,9 @@ def _authorization_mismatch(want: str, offered: set[str], have_contract: bool) -
 def build_authorization(v: EvccView) -> m.AuthorizationReq:
     """AuthorizationReq: EIM, or PnC signed with the contract key [V2G20-1063]."""
     if v.ctx.authorization == "PnC":
-        assert v.config.credentials is not None and v.ctx.gen_challenge is not None  # checked when choosing
-        return signed_authorization(v.header, v.ctx.gen_challenge, v.config.credentials)
+        contract = _contract(v)
+        assert contract is not None and v.ctx.gen_challenge is not None  # checked when choosing
+        return signed_authorization(v.header, v.ctx.gen_challenge, contract)
     return m.AuthorizationReq(
         header=v.header,
         selected_authorization_service=m.Authorization.EIM,

@@ -64,6 +64,13 @@ class EvccContext:
     """Side-stream exchanges, as ``stream:kind:code``."""
     notes: tuple[str, ...] = ()
     """Things worth a line in the summary (a charger that never passed welding detection...)."""
+    offered_authorization: tuple[str, ...] = ()
+    """What AuthorizationSetupRes offered (the choice waits while a certificate is installed)."""
+    pnc_offered: bool = False
+    installation: Any = None
+    """The signed CertificateInstallationReq sent: repeated as it is while the SECC answers Ongoing."""
+    contract: Any = None
+    """ContractCredentials installed in this session (used for PnC instead of the configured ones)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

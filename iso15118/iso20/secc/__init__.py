@@ -19,9 +19,10 @@ from iso15118.iso20.secc.dc import (
     precharge,
     welding_detection,
 )
+from iso15118.iso20.secc.installation import certificate_installation
 from iso15118.iso20.secc.schedule import power_delivery, schedule_exchange
 from iso15118.iso20.secc.services import service_detail, service_discovery, service_selection
-from iso15118.iso20.secc.setup import authorization, authorization_setup, certificate_installation, session_setup
+from iso15118.iso20.secc.setup import authorization, authorization_setup, session_setup
 from iso15118.iso20.secc.stop import metering_confirmation, session_stop
 from iso15118.iso20.secc.view import Decision, SeccContext, SeccView
 

@@ -1,5 +1,5 @@
-"""SECC decisions of session set-up: SessionSetup (new or resumed), AuthorizationSetup, Authorization,
-CertificateInstallation.
+"""SECC decisions of session set-up: SessionSetup (new or resumed), AuthorizationSetup, Authorization
+(CertificateInstallation is :mod:`iso15118.iso20.secc.installation`).
 
 Resuming a paused session [V2G20-2545]: the SECC must make sure the EV that resumes is the one that paused. A
 paused session is bound to the EVCCID and to the fingerprint of the vehicle certificate that authenticated it
@@ -19,12 +19,10 @@ from iso15118.decisions import Input, Need, PausedSession, Report, TakePaused, W
 from iso15118.iso20.secc.view import Decision, SeccContext, SeccView, answer, fail
 from iso15118.messages import iso20 as m
 from iso15118.session.context import ZERO_SESSION
-from iso15118.session.failures import minimal_instance
 
 __all__ = [
     "authorization",
     "authorization_setup",
-    "certificate_installation",
     "identity_mismatch",
     "resume_refusal",
     "session_setup",
@@ -164,32 +162,12 @@ def authorization(req: m.AuthorizationReq, v: SeccView) -> Decision:
     ctx = replace(ctx, authorization=selected)
     if decision is AuthorizationDecision.PENDING:
         return answer(_auth_res(v, _R.OK, m.Processing.Ongoing), ctx)
-    if decision is AuthorizationDecision.REJECTED:
+    if decision is AuthorizationDecision.REVOKED and selected == "PnC":
+        # An OCSP answer says the contract certificate is revoked: the EV may try another contract.
+        code = _R.WARNING_CertificateRevoked
+        return answer(_auth_res(v, code), replace(ctx, refusal=f"{code}: the contract certificate is revoked"))
+    if decision in (AuthorizationDecision.REJECTED, AuthorizationDecision.REVOKED):
         # The EV may try again [V2G20-2219/2230].
         code = _R.WARNING_EIMAuthorizationFailure if selected == "EIM" else _R.WARNING_GeneralPnCAuthorizationError
         return answer(_auth_res(v, code), replace(ctx, refusal=f"{code}: the charger refused the authorization"))
     return answer(_auth_res(v, _R.OK), replace(ctx, authorized=True, refusal=None))
-
-
-def certificate_installation(req: m.CertificateInstallationReq, v: SeccView) -> Decision:
-    """CertificateInstallationReq: this SECC reaches no certificate provider yet, so it answers as the standard
-    prescribes when no contract certificate can be provided: ``WARNING_NoCertificateAvailable`` with
-    processing Finished; the EV goes on to AuthorizationReq [V2G20-1970]. The XSD makes the CPS chain and the
-    installation data mandatory even then: they carry the minimal valid content and nothing a car could use.
-
-    A charger that did not offer the service answers the request as out of sequence: the EV may send it only
-    after an AuthorizationSetupRes with CertificateInstallationService = true [V2G20-1970]."""
-    if not v.config.certificate_installation:
-        return fail(req, _R.FAILED_SequenceError, v, "CertificateInstallation was not offered [V2G20-1970]")
-    res = minimal_instance(
-        m.CertificateInstallationRes,
-        override={
-            "header": v.header,
-            "response_code": _R.WARNING_NoCertificateAvailable,
-            "evse_processing": m.Processing.Finished,
-            "remaining_contract_certificate_chains": 0,
-        },
-    )
-    return answer(
-        res, v.ctx, Report(SessionReport(event="certificate_installation", detail="no certificate available"))
-    )

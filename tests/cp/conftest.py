@@ -1,0 +1,7 @@
+"""The session-wide test PKI of tests/transport_session, for the pilot-gated CLI sessions."""
+
+from __future__ import annotations
+
+from tests.transport_session.conftest import pki
+
+__all__ = ["pki"]
