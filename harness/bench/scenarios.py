@@ -8,7 +8,7 @@ sets what the owner or the weather decides. Times in the files are hours from th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -26,9 +26,11 @@ from harness.bench.params import (
     load_vehicle,
     load_wall_connector,
 )
+from harness.bench.protocols import Iso2Transport, ProtocolSettings, WithoutBpt, standards_from
 from harness.bench.tomlread import Table, parse
 from harness.bench.vehicle import Plug, RescuedEVParams, VehicleSettings
 from iso15118.errors import ConfigError
+from iso15118.transport.generations import Standard
 
 __all__ = [
     "SCENARIO_PACKAGE",
@@ -111,6 +113,8 @@ class Scenario:
     run: RunParams
     dc_charger: DCChargerParams | None = None
     """The DC charger the truck is plugged into (``plug = "dc_charger"``)."""
+    protocols: ProtocolSettings = field(default_factory=ProtocolSettings)
+    """What the virtual truck offers and its charger speaks (``[protocols]``; default ISO 15118-20 only)."""
 
 
 def scenario_names() -> list[str]:
@@ -233,6 +237,8 @@ def _parse(text: str, source: str) -> Scenario:
         loop_dt_s=run_t.optional_number("loop_dt_s", lo=1e-3),
         dc_step_s=run_t.number("dc_step_s", 0.25, lo=0.0, lo_open=True),
     )
+    protocols_t = root.table("protocols", required=False)
+    protocols = _protocols(protocols_t)
     scenario = Scenario(
         name=sc.string("name"),
         title=sc.string("title"),
@@ -252,12 +258,35 @@ def _parse(text: str, source: str) -> Scenario:
         loop=loop,
         run=run,
         dc_charger=dc_charger,
+        protocols=protocols,
     )
     if dc_charger is not None and scenario.outages:
         raise root.error("outages", "a DC charger's supply is not modelled: a DC scenario has no outages")
-    for t in (sc, devices, veh, pw_t, v2v_t, loop_t, run_t, root):
+    for t in (sc, devices, veh, pw_t, v2v_t, loop_t, run_t, protocols_t, root):
         t.done()
     return scenario
+
+
+def _protocols(t: Table) -> ProtocolSettings:
+    """``[protocols]``: ``ev`` and ``charger`` as arrays of names (or one comma-separated string)."""
+    default = ProtocolSettings()
+
+    def names(key: str, fallback: tuple[Standard, ...]) -> tuple[Standard, ...]:
+        if not t.has(key):
+            return fallback
+        value = t.value(key)
+        if not isinstance(value, str | list) or any(not isinstance(v, str) for v in value):
+            raise t.error(key, f"expected an array of protocol names, got {value!r}")
+        return standards_from(value, f"{t.where} {key}")
+
+    return ProtocolSettings(
+        ev=names("ev", default.ev),
+        charger=names("charger", default.charger),
+        without_bpt=WithoutBpt(t.string("without_bpt", str(default.without_bpt), choices=tuple(WithoutBpt))),
+        iso2_transport=Iso2Transport(
+            t.string("iso2_transport", str(default.iso2_transport), choices=tuple(Iso2Transport))
+        ),
+    )
 
 
 def _finished(t: Table, window: Window) -> Window:

@@ -47,6 +47,10 @@ class Table:
             raise self.error(key, "is required")
         return default
 
+    def value(self, key: str) -> object:
+        """The raw value of a present key (for types the accessors below do not cover)."""
+        return self._get(key, _MISSING)
+
     def number(
         self,
         key: str,

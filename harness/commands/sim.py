@@ -2,9 +2,11 @@
 
 The truck (EVCC) and the Universal Wall Connector (SECC) run ISO 15118-20 AC_BPT sessions (or, in a DC scenario,
 the truck and a virtual DC charger run -20 DC / DC_BPT sessions) over the chosen link while the bench's physics
-advances on an accelerated clock; the command prints the summary (energy,
-state of charge, reserve, outage transfers, compensation, every session's outcome) and exits 1 when an
-invariant is violated or a session did not end as expected. See :mod:`harness.virtual.runner` for the design.
+advances on an accelerated clock. ``--ev-protocols`` and ``--charger-protocols`` (or the scenario's
+``[protocols]`` table) make either side speak ISO 15118-2 or DIN 70121 as well or instead. The command prints
+the summary (energy, state of charge, reserve, outage transfers, compensation, every session's outcome and the
+protocol that ran) and exits 1 when an invariant is violated or a session did not end as expected. See
+:mod:`harness.virtual.runner` for the design.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 
 from harness.bench import Scenario, load_scenario, scenario_names
+from harness.bench.protocols import PROTOCOL_NAMES, Iso2Transport, ProtocolSettings, WithoutBpt, standards_from
 from harness.virtual.coupling import DEFAULT_COARSE_DT_S, Stepping
 from harness.virtual.links import LinkKind, WiringOptions
 from harness.virtual.progress import ProgressBar
@@ -31,10 +34,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `sim`."""
     parser = sub.add_parser(
         "sim",
-        help="run a bench scenario: virtual Cybertruck and Wall Connector over ISO 15118-20",
+        help="run a bench scenario: virtual Cybertruck and Wall Connector over ISO 15118-20 (or -2, DIN 70121)",
         description="Run a bench scenario with the virtual Cybertruck (EVCC) and Universal Wall Connector "
         "(SECC) speaking ISO 15118-20 AC_BPT (or a virtual DC charger speaking -20 DC / DC_BPT) over the chosen "
-        "link, on an accelerated clock.",
+        "link, on an accelerated clock. Either side can be configured to speak ISO 15118-2 (AC, DC) or DIN 70121 "
+        "(DC) as well or instead; bidirectional power transfer stays ISO 15118-20 only.",
     )
     parser.add_argument("scenario", nargs="?", metavar="SCENARIO", help="a scenario name (see --list) or .toml file")
     parser.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
@@ -66,6 +70,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         metavar="PCT",
         help="the owner's reserve (%%): export stops there (default: the scenario's)",
+    )
+    names = ",".join(PROTOCOL_NAMES)
+    parser.add_argument(
+        "--ev-protocols",
+        metavar="LIST",
+        help=f"protocols the truck offers, most preferred first, from {names} (default: the scenario's "
+        "[protocols] ev, else iso20); DIN 70121 is DC only and left out at the AC wall connector",
+    )
+    parser.add_argument(
+        "--charger-protocols",
+        metavar="LIST",
+        help=f"protocols the wall connector (or the scenario's DC charger) speaks, from {names} (default: the "
+        "scenario's [protocols] charger, else iso20); din only on a DC charger",
+    )
+    parser.add_argument(
+        "--without-bpt",
+        choices=[str(w) for w in WithoutBpt],
+        help="a scenario that discharges the truck (V2H, V2G, DC_BPT) on a protocol without bidirectional power "
+        "transfer (-2, DIN; BPT is ISO 15118-20 only): refuse it, or run it with the truck's port charging only "
+        "(default: the scenario's [protocols] without_bpt, else refuse)",
+    )
+    parser.add_argument(
+        "--iso2-transport",
+        choices=[str(t) for t in Iso2Transport],
+        help="network links: what the truck asks for in SDP when ISO 15118-2 is its first protocol, TLS 1.2 or "
+        "plain TCP (default: the scenario's [protocols] iso2_transport, else tls)",
     )
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write a plot of the run")
     parser.add_argument(
@@ -104,6 +134,21 @@ def _list() -> int:
     return 0
 
 
+def _protocols(args: argparse.Namespace, scenario: Scenario) -> ProtocolSettings:
+    """The scenario's [protocols] with the command line's overrides."""
+    base = scenario.protocols
+    return ProtocolSettings(
+        ev=standards_from(args.ev_protocols, "--ev-protocols") if args.ev_protocols is not None else base.ev,
+        charger=(
+            standards_from(args.charger_protocols, "--charger-protocols")
+            if args.charger_protocols is not None
+            else base.charger
+        ),
+        without_bpt=WithoutBpt(args.without_bpt) if args.without_bpt is not None else base.without_bpt,
+        iso2_transport=Iso2Transport(args.iso2_transport) if args.iso2_transport is not None else base.iso2_transport,
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.list:
         return _list()
@@ -119,6 +164,7 @@ def _run(args: argparse.Namespace) -> int:
         trace=args.trace,
         plot=args.plot,
         csms=args.csms,
+        protocols=_protocols(args, scenario),
     )
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     bar = ProgressBar(sys.stderr, label=scenario.name) if show else None

@@ -131,6 +131,11 @@ class VirtualCybertruck:
         wanted = 0.0 if target_w is None else target_w
         self.targets.append(wanted)
         if self.on_dc:
+            charger = c.bench.dc_charger
+            if charger is not None and not charger.contactors_closed:
+                # -2 and DIN zero the EV's power once PowerDelivery(Stop) opened the contactors: no loop step
+                # passes (welding detection takes its own DC steps).
+                return c.last_dc_w
             dt = c.next_loop_dt()
             if dt <= 0.0:
                 return c.last_dc_w

@@ -21,6 +21,7 @@ Two behaviours matter beyond the happy path:
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
@@ -110,7 +111,9 @@ class VirtualWallConnector:
         c = self.coupling
         target = c.bench.decision(c.now).setpoint_w
         # Never ask more than the EV just said it can do (magnitudes; Amendment 1 peers may send them negative).
-        max_charge = abs(ev_state.get("ev_maximum_charge_power", 0.0))
+        # An ISO 15118-2 ChargingStatusReq carries no EV limits: its maximum was bounded at ChargeParameterDiscovery
+        # (the SECC's schedule and the EV's own clamp hold it), so charging is not bounded here; -2 never discharges.
+        max_charge = abs(ev_state.get("ev_maximum_charge_power", math.inf))
         max_discharge = abs(ev_state.get("ev_maximum_discharge_power", 0.0))  # absent on plain AC: no discharge
         target = max(-max_discharge, min(max_charge, target))
         self.setpoints += 1

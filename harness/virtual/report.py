@@ -32,6 +32,16 @@ def format_text(result: SimResult) -> str:
     if not result.sessions:
         reason = result.no_session_reason or "no session became due (the wall connector never had power)"
         lines.append(f"  protocol: no ISO 15118 session ran: {reason}")
+    plan = result.protocols
+    if plan is not None:
+        lines.append(f"  protocols: {plan.describe()}")
+        lines.extend(f"    {note}" for note in plan.notes)
+    for record in result.sessions:
+        # The SECC knows why it did not choose -20; the EV only sees that it was not chosen.
+        downgrades = [o.negotiation.downgrade for o in (record.secc, record.evcc) if o and o.negotiation]
+        downgrade = next((d for d in downgrades if d is not None), None)
+        if downgrade is not None:
+            lines.append(f"    session #{record.index}: not ISO 15118-20: {downgrade}")
     lines.append(f"  link: {result.link_description}")
     if result.csms is not None:
         lines.extend(result.csms.lines())
@@ -81,6 +91,23 @@ def sim_dict(result: SimResult) -> dict[str, Any]:
         "trace": str(result.trace_file) if result.trace_file is not None else None,
         "trace_lines": result.trace_lines,
         "csms": dataclasses.asdict(result.csms) if result.csms is not None else None,
+        "protocols": _plan_dict(result),
+    }
+
+
+def _plan_dict(result: SimResult) -> dict[str, Any] | None:
+    plan = result.protocols
+    if plan is None:
+        return None
+    return {
+        "ev": [str(s) for s in plan.ev],
+        "charger": [str(s) for s in plan.charger],
+        "expected": str(plan.expected),
+        "expected_name": plan.expected_name,
+        "transport": str(plan.transport) if plan.transport is not None else None,
+        "charge_only": plan.charge_only,
+        "notes": list(plan.notes),
+        "text": plan.describe(),
     }
 
 

@@ -1,4 +1,5 @@
-"""Run a bench scenario on the real protocol stack: the virtual truck and wall connector speak ISO 15118-20.
+"""Run a bench scenario on the real protocol stack: the virtual truck and its charger speak ISO 15118-20 (or,
+configured so, ISO 15118-2 or DIN 70121).
 
 Owns :func:`run_simulation` / :func:`simulate`, :class:`SimOptions`, :class:`SimResult` and
 :func:`adjust_scenario` (``--trim``, ``--reserve``). A run builds the :class:`~harness.bench.bench.Bench`,
@@ -41,6 +42,12 @@ Design (the decisions behind the numbers):
   check, precharge and welding detection take simulated time (one ``dc_step_s`` per exchange); the loop's
   steps are the scenario's ``loop_dt_s``. The session ends when the loop must (the scenario's end, less the
   time the stop takes) or when the driver leaves at the charge limit.
+* **Other generations.** The truck's offer and the charger's protocols come from the scenario's
+  ``[protocols]`` table or :attr:`SimOptions.protocols` (:mod:`harness.virtual.generations` plans them and
+  refuses what cannot run: DIN on AC, a discharge on anything but -20). ISO 15118-2 AC runs its ChargingStatus
+  loop (the charger's current limit, which the truck follows through its clamp), -2 DC and DIN 70121 the DC steps
+  and the CurrentDemand loop on the same DC charger; each loop exchange moves the physics as on -20. Every
+  session's record names the protocol that ran, and a session that ran another one than planned is not ok.
 """
 
 from __future__ import annotations
@@ -57,12 +64,13 @@ from typing import Final
 from harness.bench import Bench, Plug, Scenario, Summary, Trace, plot, summarize
 from harness.bench.dcparams import load_dc_rules
 from harness.bench.params import load_vehicle
+from harness.bench.protocols import ProtocolSettings
 from harness.virtual.coupling import Coupling, Stepping
 from harness.virtual.csms import CsmsReport, sim_station
+from harness.virtual.generations import ProtocolPlan, namespace_of, plan_protocols
 from harness.virtual.links import LinkKind, WiringOptions, open_wiring
 from harness.virtual.session import BenchEVSE, SessionRecord, default_evse, run_session
 from iso15118.config import EvccConfig, SeccConfig
-from iso15118.constants import NS_ISO20_DC
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
 from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
@@ -70,6 +78,7 @@ from iso15118.records.trace import TraceWriter
 from iso15118.security.profiles import DEFAULT_EVCCID
 from iso15118.session.selection import EnergyFamily
 from iso15118.transport.driver import Observer
+from iso15118.transport.generations import Standard, standard_of
 from iso15118.transport.store import SessionStore
 
 __all__ = [
@@ -106,6 +115,8 @@ class SimOptions:
     """The SECC's controller for each session (default: the scenario's wall connector or DC charger)."""
     csms: str | None = None
     """The charger is a charging station of the CSMS at this URL (OCPP 2.1), which dispatches the grid events."""
+    protocols: ProtocolSettings | None = None
+    """What the truck offers and the charger speaks; None: the scenario's ``[protocols]`` (default -20 only)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +142,8 @@ class SimResult:
     trace_file: Path | None = None
     trace_lines: int = 0
     csms: CsmsReport | None = None
+    protocols: ProtocolPlan | None = None
+    """What each side offered and what ran (None: the scenario has no port session)."""
 
     @property
     def ok(self) -> bool:
@@ -179,19 +192,26 @@ def plot_title(scenario: Scenario, link: LinkKind | str) -> str:
     return f"{scenario.name} over {link} link: {scenario.title}"
 
 
-def secc_config(scenario: Scenario) -> SeccConfig:
-    """The wall connector's SECC: AC and AC_BPT, Dynamic control only, GridForming, EIM; a DC charger's: the -20
-    DC namespace, DC and DC_BPT (the latter only when its data say it is bidirectional), Dynamic control, EIM."""
+def _namespaces(standards: tuple[Standard, ...], family: EnergyFamily) -> tuple[str, ...]:
+    return tuple(namespace_of(s, family) for s in standards)
+
+
+def secc_config(scenario: Scenario, plan: ProtocolPlan | None = None) -> SeccConfig:
+    """The wall connector's SECC: AC and AC_BPT, Dynamic control only, GridForming, EIM; a DC charger's: DC and
+    DC_BPT (the latter only when its data say it is bidirectional), Dynamic control, EIM. It speaks the plan's
+    protocols (default: -20 in the charger's energy family); -2 and DIN read only what they have of this."""
+    charger = plan.charger if plan is not None else (Standard.ISO20,)
     if scenario.dc_charger is not None:
         return SeccConfig(
             evse_id="US*V2G*EDCFC0001*1",
-            protocols=(NS_ISO20_DC,),
+            protocols=_namespaces(charger, EnergyFamily.DC),
             services=(DC, DC_BPT),
             control_modes=(_DYNAMIC,),
             meter_id="DCFC-METER-1",
         )
     return SeccConfig(
         evse_id="US*TSL*EUWC0001*1",
+        protocols=_namespaces(charger, EnergyFamily.AC),
         services=(AC, AC_BPT),
         control_modes=(_DYNAMIC,),
         generator_mode=_GRID_FORMING,
@@ -199,28 +219,41 @@ def secc_config(scenario: Scenario) -> SeccConfig:
     )
 
 
-def evcc_config(scenario: Scenario | None = None) -> EvccConfig:
-    """The truck's EVCC: Dynamic control, AC_BPT (or on a DC charger the -20 DC namespace and DC_BPT) when both
-    sides can, meter info in every loop; on DC its precharge tolerance from the truck's data and welding
-    detection down to the touch-safe voltage of the DC rules."""
+def evcc_config(scenario: Scenario | None = None, plan: ProtocolPlan | None = None) -> EvccConfig:
+    """The truck's EVCC: Dynamic control, AC_BPT (or on a DC charger DC_BPT) when both sides can, meter info in
+    every loop; on DC its precharge tolerance from the truck's data and welding detection down to the
+    touch-safe voltage of the DC rules. It offers the plan's protocols in its order (default: -20 in the energy
+    family of the charger)."""
+    dc = scenario is not None and scenario.dc_charger is not None and scenario.vehicle.dc is not None
+    family = EnergyFamily.DC if dc else EnergyFamily.AC
     config = EvccConfig(
         evcc_id=DEFAULT_EVCCID,
+        energy=family,
+        protocols=_namespaces(plan.ev if plan is not None else (Standard.ISO20,), family),
         control_mode=ControlMode.DYNAMIC,
         bidirectional=True,
         loop_interval_s=0.0,  # the coupling paces the loop when a speed is set
         meter_info_requested=True,
     )
-    if scenario is None or scenario.dc_charger is None or scenario.vehicle.dc is None:
+    if scenario is None or not dc or scenario.vehicle.dc is None:
         return config
     return dataclasses.replace(
         config,
-        energy=EnergyFamily.DC,
         precharge_tolerance_v=scenario.vehicle.dc.precharge_tolerance_v,
         welding_safe_voltage_v=load_dc_rules().welding_safe_voltage_v,
         # Every DC step's repeat is one DC step of simulated time (the coupling); no real pause is needed.
         authorization_retry_s=0.0,
         precharge_interval_s=0.0,
     )
+
+
+def _checked(record: SessionRecord, plan: ProtocolPlan) -> SessionRecord:
+    """The record, not ok when the session ran another generation than the plan says it must."""
+    namespace = record.evcc.negotiated.get("protocol") if record.evcc is not None else None
+    if namespace is None or standard_of(namespace) is plan.expected:
+        return record
+    error = f"ran {record.protocol}, but {plan.expected_name} was expected ({plan.describe()})"
+    return dataclasses.replace(record, ok=False, error=record.error or error)
 
 
 async def run_simulation(
@@ -231,6 +264,10 @@ async def run_simulation(
 ) -> SimResult:
     """Run ``scenario`` to its end over the chosen link; ``on_step`` sees the coupling after every step."""
     opts = options or SimOptions()
+    plan: ProtocolPlan | None = None
+    if no_session_reason(scenario) is None:
+        settings = opts.protocols or scenario.protocols
+        scenario, plan = plan_protocols(scenario, settings, network=opts.link is not LinkKind.MEMORY)
     bench = Bench(scenario)
     coupling = Coupling(bench, opts.stepping, on_step=on_step)
     records: list[SessionRecord] = []
@@ -251,7 +288,7 @@ async def run_simulation(
                 station = await stack.enter_async_context(sim_station(opts.csms, coupling))
                 evse = station.evse(opts.evse)
                 observers.append(station.backend.observer)
-            wiring = await stack.enter_async_context(open_wiring(opts.link, opts.wiring))
+            wiring = await stack.enter_async_context(open_wiring(opts.link, opts.wiring, plan))
             description = wiring.description
             while not coupling.done:
                 if coupling.session_due():
@@ -259,13 +296,13 @@ async def run_simulation(
                         len(records) + 1,
                         wiring,
                         coupling,
-                        secc_config=secc_config(scenario),
-                        evcc_config=evcc_config(scenario),
+                        secc_config=secc_config(scenario, plan),
+                        evcc_config=evcc_config(scenario, plan),
                         store=store,
                         observers=observers,
                         evse=evse,
                     )
-                    records.append(record)
+                    records.append(_checked(record, plan) if plan is not None else record)
                 else:
                     await coupling.idle()
             if opts.csms is not None:
@@ -299,6 +336,7 @@ async def run_simulation(
         trace_file=opts.trace,
         trace_lines=writer.lines if writer is not None else 0,
         csms=csms,
+        protocols=plan,
     )
 
 

@@ -34,6 +34,7 @@ from harness.virtual.dcevse import VirtualDCCharger
 from harness.virtual.ev import VirtualCybertruck
 from harness.virtual.evse import VirtualWallConnector
 from harness.virtual.links import Wiring
+from harness.virtual.recorddicts import end_dict, negotiation_dict, sdp_dict, slac_dict, tls_dict
 from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import EVSEController
 from iso15118.errors import V2GError
@@ -41,6 +42,7 @@ from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
 from iso15118.security.tls import HandshakeInfo
 from iso15118.session.events import EndReason, Event, PerformanceTimeExceeded, SessionEnded
 from iso15118.transport.driver import Observer, SessionOutcome
+from iso15118.transport.generations import STANDARD_NAMES, Standard, standard_of
 from iso15118.transport.runner import run_evcc_session, serve_secc_session
 from iso15118.transport.slac_link import SlacResult
 from iso15118.transport.store import SessionStore
@@ -100,9 +102,22 @@ class SessionRecord:
     sdp: SdpResult | None = None
 
     @property
-    def service(self) -> str:
-        """The energy service and control mode the two sides agreed on (``AC_BPT dynamic``), or ``-``."""
+    def protocol(self) -> str:
+        """The generation that ran (``ISO 15118-20``, ``ISO 15118-2``, ``DIN 70121``), or ``-``."""
         negotiated = self.evcc.negotiated if self.evcc is not None else {}
+        standard = standard_of(negotiated.get("protocol", ""))
+        return STANDARD_NAMES[standard] if standard is not None else "-"
+
+    @property
+    def service(self) -> str:
+        """What the two sides agreed on: the -20 energy service and control mode (``AC_BPT dynamic``), the -2 or
+        DIN energy transfer mode (``AC_single_phase_core``, ``DC_extended``), or ``-``."""
+        negotiated = self.evcc.negotiated if self.evcc is not None else {}
+        namespace = negotiated.get("protocol")
+        if namespace is not None and standard_of(namespace) is not Standard.ISO20:
+            # -2 and DIN have one charge service; the energy transfer mode says AC or DC.
+            mode = negotiated.get("energy_transfer_mode") or negotiated.get("energy_transfer")
+            return str(mode or negotiated.get("energy_mode") or "-")
         service = _SERVICES.get(negotiated.get("service_id", 0))
         if service is None:
             return "-"
@@ -135,7 +150,8 @@ class SessionRecord:
             detail.append(f"{self.overruns} performance time(s) exceeded")
         if self.error:
             detail.append(f"error: {self.error}")
-        return BenchSessionOutcome(label=f"#{self.index} {self.service} {hours}", ok=self.ok, detail="; ".join(detail))
+        label = f"#{self.index} {self.protocol} {self.service} {hours}"
+        return BenchSessionOutcome(label=label, ok=self.ok, detail="; ".join(detail))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -143,75 +159,29 @@ class SessionRecord:
             "index": self.index,
             "started_s": self.started_s,
             "ended_s": self.ended_s,
+            "protocol": self.evcc.negotiated.get("protocol") if self.evcc is not None else None,
+            "protocol_name": self.protocol,
             "service": self.service,
+            "negotiation": negotiation_dict(self.evcc),
             "link": self.link,
             "setup_real_s": self.setup_real_s,
             "real_s": self.real_s,
             "loops": self.loops,
             "setpoints": self.setpoints,
             "performance_overruns": self.overruns,
-            "evcc_end": _end_dict(self.evcc),
-            "secc_end": _end_dict(self.secc),
+            "evcc_end": end_dict(self.evcc),
+            "secc_end": end_dict(self.secc),
             "negotiated": dict(self.evcc.negotiated) if self.evcc is not None else {},
             "meter_charged_wh": self.meter_charged_wh,
             "meter_discharged_wh": self.meter_discharged_wh,
-            "tls": _tls_dict(self.tls),
+            "tls": tls_dict(self.tls),
             "vehicle_certificate": self.secc_tls.peer_subject if self.secc_tls is not None else None,
-            "slac": _slac_dict(self.slac),
-            "sdp": _sdp_dict(self.sdp),
+            "slac": slac_dict(self.slac),
+            "sdp": sdp_dict(self.sdp),
             "expected": self.expected,
             "ok": self.ok,
             "error": self.error,
         }
-
-
-def _tls_dict(info: HandshakeInfo | None) -> dict[str, Any] | None:
-    if info is None:
-        return None
-    return {
-        "version": info.version,
-        "cipher": info.cipher,
-        "group": info.group,
-        "peer_subject": info.peer_subject,
-        "peer_key": info.peer_key,
-        "peer_signature": info.peer_signature,
-    }
-
-
-def _slac_dict(result: SlacResult | None) -> dict[str, Any] | None:
-    if result is None:
-        return None
-    return {
-        "duration_s": result.duration,
-        "attenuation_db": result.attenuation_db,
-        "sounds": result.num_sounds,
-        "nid": result.nid.hex(),
-        "evse_mac": result.peer_mac.hex(":"),
-    }
-
-
-def _sdp_dict(result: SdpResult | None) -> dict[str, Any] | None:
-    if result is None:
-        return None
-    return {
-        "host": result.host,
-        "port": result.response.port,
-        "tries": result.tries,
-        "security": str(result.response.security),
-    }
-
-
-def _end_dict(outcome: SessionOutcome | None) -> dict[str, Any] | None:
-    if outcome is None:
-        return None
-    end = outcome.ended
-    return {
-        "reason": str(end.reason),
-        "detail": end.detail,
-        "response_code": end.response_code,
-        "requirement": end.requirement,
-        "session_id": outcome.session_id.hex(),
-    }
 
 
 def _judge(
@@ -331,13 +301,29 @@ async def run_session(
         )
     watch = _Watch(wall)
     secc_task = asyncio.create_task(
-        serve_secc_session(setup.secc, wall, secc_config, store=store, clock=time.time, observers=[*observers, watch])
+        serve_secc_session(
+            setup.secc,
+            wall,
+            secc_config,
+            store=store,
+            clock=time.time,
+            observers=[*observers, watch],
+            terms=setup.secc_terms,
+        )
     )
     watch.secc_task = secc_task
     evcc: SessionOutcome | None = None
     error: str | None = None
     try:
-        evcc = await run_evcc_session(setup.evcc, truck, evcc_config, clock=time.time, observers=[*observers, watch])
+        evcc = await run_evcc_session(
+            setup.evcc,
+            truck,
+            evcc_config,
+            clock=time.time,
+            observers=[*observers, watch],
+            terms=setup.evcc_terms,
+            earlier=setup.fallbacks,
+        )
     except Exception as exc:  # recorded on the session, which is then not ok
         error = f"EVCC: {type(exc).__name__}: {exc}"
     finally:

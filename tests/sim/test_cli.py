@@ -48,7 +48,7 @@ def test_text_summary_of_a_grid_event(capsys: pytest.CaptureFixture[str]) -> Non
         "reserve 50 % respected",
         "charge port in",
         "grid-support",
-        "session #1 AC_BPT dynamic 0.00 h-24.00 h: ok unplugged at the end of the scenario",
+        "session #1 ISO 15118-20 AC_BPT dynamic 0.00 h-24.00 h: ok unplugged at the end of the scenario",
         "invariants: all hold",
         "link: in-memory link",
         "charge-loop exchanges moved the physics",
@@ -71,7 +71,7 @@ def test_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert session["meter_charged_wh"] == round(data["port_in_wh"])
     assert sim["protocol_steps"] == session["loops"] == session["setpoints"]
     (line,) = data["protocol_sessions"]
-    assert line["ok"] is True and line["label"].startswith("#1 AC_BPT dynamic")
+    assert line["ok"] is True and line["label"].startswith("#1 ISO 15118-20 AC_BPT dynamic")
 
 
 def test_no_port_session_is_stated(capsys: pytest.CaptureFixture[str]) -> None:
