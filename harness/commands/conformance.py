@@ -2,12 +2,13 @@
 
 ::
 
-    v2g conformance list [--sut secc|evcc] [--cases PATTERN ...]
+    v2g conformance list [--sut secc|evcc] [--protocol iso20|iso2|din] [--cases PATTERN ...]
     v2g conformance faults
     v2g conformance run --sut secc --target [fe80::1%eth1]:50000 --pki DIR --report out/
     v2g conformance run --sut secc --iface eth1 --pki DIR --report out/          # SDP finds the SECC
     v2g conformance run --sut evcc --iface eth1 --pki DIR --report out/          # the tester is the SECC (+SDP)
     v2g conformance run --sut secc --own --report out/ [--fault secc-slow]      # our own stack, in-process
+    v2g conformance run --sut evcc --protocol din --own --report out/           # DIN 70121 (or iso2: -2)
 
 Every option is checked before anything runs: a bad value is a usage error (exit 2) naming what is accepted.
 The SUT is found once per run; when it cannot be found or reached, or goes away, the run stops, the reports
@@ -36,6 +37,7 @@ from harness.conformance.credentials import Credentials
 from harness.conformance.faulty import FAULTS, fault
 from harness.conformance.model import CaseResult, Category, Need, SutRole, Verdict
 from harness.conformance.own import OwnEvcc, OwnSecc
+from harness.conformance.protocol import Generation
 from harness.conformance.report import RunInfo, counts, write_reports
 from harness.conformance.run import run_cases, run_error
 from harness.conformance.sutfault import Fault
@@ -50,19 +52,26 @@ __all__ = ["register"]
 
 _CATEGORIES = ", ".join(c.value for c in Category)
 _CAPABILITIES = ", ".join(sorted(n.value for n in ALL_CAPABILITIES))
+_PROTOCOLS = [g.value for g in Generation]
+_ID_WIDTH = 16  # SECC-ISO2-SEQ-01
+_PROTOCOL_HELP = (
+    "the protocol generation the cases speak: iso20 (ISO 15118-20, the default), iso2 (ISO 15118-2), din (DIN 70121)"
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``conformance`` command family."""
     parser = subparsers.add_parser(
         "conformance",
-        help="ISO 15118-20 conformance test cases against an SECC or EVCC",
+        help="ISO 15118-20, ISO 15118-2 and DIN 70121 conformance test cases against an SECC or EVCC",
         description="Play the tester against an SECC (the tester is the EV) or an EVCC (the tester is the SECC), "
-        "check the -20 rules independently of either peer, and write JUnit XML, JSON and HTML reports.",
+        "check the rules of the chosen generation (--protocol) independently of either peer, and write JUnit XML, "
+        "JSON and HTML reports.",
     )
     sub = parser.add_subparsers(dest="conformance_command", metavar="SUBCOMMAND", required=True)
     listing = sub.add_parser("list", help="list the test cases")
     listing.add_argument("--sut", choices=["secc", "evcc"], help="only the cases for this SUT role")
+    listing.add_argument("--protocol", choices=_PROTOCOLS, default="iso20", help=_PROTOCOL_HELP)
     listing.add_argument(
         "--cases",
         nargs="*",
@@ -83,6 +92,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "usage.",
     )
     run.add_argument("--sut", required=True, choices=["secc", "evcc"], help="what is under test")
+    run.add_argument("--protocol", choices=_PROTOCOLS, default="iso20", help=_PROTOCOL_HELP)
     where = run.add_mutually_exclusive_group(required=True)
     where.add_argument(
         "--target", metavar="[ADDR%IF]:PORT", help="SUT secc: the SECC's endpoint; SUT evcc: where the tester listens"
@@ -195,20 +205,20 @@ def _role(text: str | None) -> SutRole | None:
     return SutRole(text) if text else None
 
 
-def _check_patterns(patterns: list[str], role: SutRole | None, error: UsageError) -> None:
-    """Every ``--cases`` pattern must select at least one case (of ``role``)."""
+def _check_patterns(patterns: list[str], role: SutRole | None, protocol: str, error: UsageError) -> None:
+    """Every ``--cases`` pattern must select at least one case (of ``role``, in ``protocol``)."""
     for pattern in patterns:
-        if not select_cases(role, (pattern,)):
+        if not select_cases(role, (pattern,), protocol):
             which = f"{role.value} " if role else ""
             error(
-                f"--cases: {pattern!r} matches no {which}case ID or category (categories: {_CATEGORIES}; "
-                "`v2g conformance list` shows the IDs)"
+                f"--cases: {pattern!r} matches no {which}case ID or category of --protocol {protocol} (categories: "
+                f"{_CATEGORIES}; `v2g conformance list --protocol {protocol}` shows the IDs)"
             )
 
 
 def _list(args: argparse.Namespace) -> int:
-    _check_patterns(args.cases, _role(args.sut), args.usage_error)
-    cases = select_cases(_role(args.sut), tuple(args.cases))
+    _check_patterns(args.cases, _role(args.sut), args.protocol, args.usage_error)
+    cases = select_cases(_role(args.sut), tuple(args.cases), args.protocol)
     if args.json:
         print(
             json.dumps(
@@ -218,6 +228,7 @@ def _list(args: argparse.Namespace) -> int:
                         "title": c.title,
                         "sut": c.sut.value,
                         "category": c.category.value,
+                        "protocols": sorted(g.value for g in c.protocols),
                         "requirements": list(c.requirements),
                         "needs": sorted(n.value for n in c.needs),
                         "negative": c.negative,
@@ -232,8 +243,8 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     for case in cases:
         needs = f"  [needs {', '.join(sorted(n.value for n in case.needs))}]" if case.needs else ""
-        print(f"{case.id:13} {case.category.value:17} {case.title}{needs}")
-        print(f"{'':13} {'':17} {', '.join(case.requirements)}")
+        print(f"{case.id:{_ID_WIDTH}} {case.category.value:17} {case.title}{needs}")
+        print(f"{'':{_ID_WIDTH}} {'':17} {', '.join(case.requirements)}")
     print(f"{len(cases)} cases")
     return 0
 
@@ -246,9 +257,11 @@ def _faults(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace, role: SutRole, error: UsageError) -> None:
     """Every check that needs no network: bad combinations and values are usage errors naming what is wrong."""
-    if not args.tls and not args.tolerant:
+    if not args.tls and not args.tolerant and args.protocol == Generation.ISO20:
         error("--no-tls needs --tolerant: plain TCP is refused, -20 mandates TLS 1.3 [V2G20-1264]")
-    _check_patterns(args.cases, role, error)
+    if args.protocol == Generation.DIN and args.tls and not args.own:
+        error("--protocol din: DIN 70121 runs on plain TCP, add --no-tls")
+    _check_patterns(args.cases, role, args.protocol, error)
     if args.fault is not None:
         if not args.own:
             error("--fault applies to our own SUT only (--own)")
@@ -316,8 +329,10 @@ def _credentials(args: argparse.Namespace, error: UsageError) -> Iterator[tuple[
 def _target(args: argparse.Namespace, role: SutRole, creds: Credentials | None, timing: Any) -> Any:
     if args.own:
         transport = "tls" if args.tls and creds is not None else "memory"
+        if args.protocol != Generation.ISO20:
+            transport = "tcp"  # our -2 and DIN stacks run without TLS for now (see harness.conformance.own)
         own = OwnSecc if role is SutRole.SECC else OwnEvcc
-        return own(transport=transport, credentials=creds, timing=timing, fault=args.fault)
+        return own(transport=transport, credentials=creds, timing=timing, fault=args.fault, protocol=args.protocol)
     caps = ALL_CAPABILITIES if args.capabilities is None else args.capabilities
     if role is SutRole.SECC:
         return RemoteSecc(endpoint=args.endpoint, iface=args.iface, tls=args.tls, capabilities=caps)
@@ -330,7 +345,8 @@ _MARKS = {Verdict.PASS: "pass", Verdict.FAIL: "FAIL", Verdict.INCONCLUSIVE: "inc
 
 
 def _print(result: CaseResult) -> None:
-    print(f"{result.case.id:13} {_MARKS[result.verdict]:12} {result.duration:7.2f} s  {result.reason}", flush=True)
+    mark = _MARKS[result.verdict]
+    print(f"{result.case.id:{_ID_WIDTH}} {mark:12} {result.duration:7.2f} s  {result.reason}", flush=True)
 
 
 async def _execute(
@@ -338,9 +354,14 @@ async def _execute(
 ) -> tuple[list[CaseResult], RunInfo]:
     timing = DEFAULT_TIMING if args.timing_scale == 1.0 else DEFAULT_TIMING.scaled(args.timing_scale)
     config = RunConfig(
-        timing=timing, slack=args.slack, credentials=creds, tolerant=args.tolerant, accept_timeout=args.accept_timeout
+        timing=timing,
+        slack=args.slack,
+        credentials=creds,
+        tolerant=args.tolerant,
+        accept_timeout=args.accept_timeout,
+        protocol=args.protocol,
     )
-    cases = select_cases(role, tuple(args.cases))
+    cases = select_cases(role, tuple(args.cases), args.protocol)
     target = _target(args, role, creds, timing)
     started = time.time()
     try:
@@ -349,6 +370,7 @@ async def _execute(
         await target.aclose()
     settings = {
         "sut": role.value,
+        "protocol": args.protocol,
         "tls": target.tls,
         "tolerant": args.tolerant,
         "slack_s": args.slack,

@@ -1,6 +1,7 @@
-"""The ISO 15118-20 conformance harness: a tester that plays the EV against an SECC or the SECC against an EVCC.
+"""The conformance harness: a tester that plays the EV against an SECC or the SECC against an EVCC.
 
-It checks the -20 AC, AC_BPT, DC and DC_BPT rules independently of either peer (its own framing, timing and
+It checks the rules of one protocol generation (:mod:`~harness.conformance.generations`: ISO 15118-20 AC, AC_BPT,
+DC and DC_BPT; ISO 15118-2 AC and DC; DIN 70121) independently of either peer (its own framing, timing and
 checks, never our session core; the messages it sends are built by the library's EVCC and SECC decisions),
 runs a library of data-driven cases (:mod:`harness.conformance.cases`) against a target
 (:mod:`~harness.conformance.targets`: an SECC by address or SDP, an EVCC connecting to it; or our own stack,

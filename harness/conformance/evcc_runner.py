@@ -7,10 +7,11 @@ SessionID. The tester waits for each request as long as an SECC's sequence timeo
 charge-loop response [V2G20-1499/1500]; the profile's timers) and measures the EV's pacing in the charge loop
 against V2G_EVCC_Sequence_Performance_Time (0.25 s).
 
-The tester follows the session in the library's sequence table: a request the EV sends again where the table
-admits it again (while a side says Ongoing: PowerDelivery [V2G20-1436], the cable check, the precharge, welding
-detection; a further ServiceDetailReq before the selection [V2G20-1586]) is answered and the next one awaited,
-unless a step expects it explicitly. Charge-loop requests are never skipped that way.
+The tester follows the session in the library's sequence table of the case's protocol: a request the EV sends
+again where the table admits it again (while a side says Ongoing: PowerDelivery [V2G20-1436], the cable check,
+the precharge, welding detection; a further ServiceDetailReq before the selection [V2G20-1586]) is answered and
+the next one awaited, unless a step expects it explicitly; in DIN and -2 so is a request the table admits in
+place (the first PreChargeReq, a value-added ServiceDetailReq). Charge-loop requests are never skipped that way.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
-from harness.conformance.context import learn_request
-from harness.conformance.model import Measurement, Need, SutRole
-from harness.conformance.path import NAMESPACE, kind_of, response_kind, side_kinds
+from harness.conformance.model import Measurement, SutRole
+from harness.conformance.path import side_kinds
 from harness.conformance.responses import build_response
-from harness.conformance.runner import BaseRunner, StepFailed, StepInconclusive, decode, stream_of
+from harness.conformance.runner import BaseRunner, StepFailed, StepInconclusive
 from harness.conformance.scripts import loop_kind
 from harness.conformance.steps import (
     Accept,
@@ -40,13 +40,8 @@ from harness.conformance.targets import HandshakeRefused, SutUnreachable
 from harness.conformance.wire import Closed, Received, Wire, WireError
 from iso15118.codec import encode_message
 from iso15118.errors import ConfigError
-from iso15118.iso20.kinds import Kind
-from iso15118.iso20.profile import ISO20
-from iso15118.iso20.services import FAMILY_SERVICES, mode_of_service
-from iso15118.iso20.table import TABLE
-from iso15118.messages import iso20 as m
-from iso15118.session.profile import Stream
-from iso15118.session.sap import SAP, SapKind
+from iso15118.session.profile import Rule, Stream
+from iso15118.session.sap import SapKind
 from iso15118.v2gtp import frame
 
 __all__ = ["EvccRunner"]
@@ -57,10 +52,7 @@ class _Request:
     message: Any
     stream: Stream
     received: Received
-
-    @property
-    def kind(self) -> str:
-        return kind_of(self.message) or type(self.message).__name__
+    kind: str
 
 
 class EvccRunner(BaseRunner):
@@ -124,7 +116,7 @@ class EvccRunner(BaseRunner):
         except HandshakeRefused as exc:
             raise StepFailed(str(exc)) from None
         self.ctx.tls = self.wire.connection.tls
-        self.ctx.established = False
+        self.ctx.established = self.ctx.negotiated = False
         self.ctx.selection = self.ctx.state = None
         self.last_kind = ""
         self.mark = self.rec.clock()
@@ -141,18 +133,27 @@ class EvccRunner(BaseRunner):
     # ---- requests ------------------------------------------------------------------------------------
     def _wait(self) -> float:
         timing = self.config.timing
-        if self.last_kind in Kind.__members__:
-            loop = ISO20.timing(Kind(self.last_kind), timing).secc_sequence
+        if self.last_kind and not self.protocol.is_sap(self.last_kind):
+            loop = self.protocol.timing(self.last_kind, timing).secc_sequence
             if loop is not None:
-                return loop  # after a charge-loop response [V2G20-1499/1500]
+                return loop  # after a -20 charge-loop response [V2G20-1499/1500]
         return timing.secc_sequence_timeout  # [V2G20-441/443]
+
+    def _request(self, item: Received) -> _Request:
+        """The request in a frame the EV sent, recorded with the time since the tester's last frame."""
+        msg = self.decode(item)
+        stream = self.protocol.stream_of(item.payload_type)
+        kind = self.protocol.kind_of(msg) or type(msg).__name__
+        self.rec.frame(
+            "rx", item.raw, at=item.at, message=msg, stream=str(stream), elapsed=item.at - self.mark, name=kind
+        )
+        return _Request(msg, stream, item, kind)
 
     def _global_checks(self, request: _Request) -> None:
         msg, kind = request.message, request.kind
-        found = ISO20.kind_of(msg) or SAP.kind_of(msg)
-        if found is None or not (ISO20.is_request(found) or SAP.is_request(found)):
+        if self.protocol.kind_of(msg) is None or not self.protocol.is_request(kind):
             raise StepFailed(f"the EV sent {kind}, which is not a request")
-        if request.stream is not Stream.MAIN and kind not in side_kinds(request.stream):
+        if request.stream is not Stream.MAIN and kind not in side_kinds(request.stream, self.protocol):
             raise StepFailed(
                 f"{kind} on the {request.stream} stream (payload type "
                 f"0x{request.received.payload_type:04x}) [V2G20-1040/1041]"
@@ -161,20 +162,36 @@ class EvccRunner(BaseRunner):
         if (
             session_id is not None
             and self.ctx.established
-            and kind != Kind.SessionSetupReq
+            and kind != "SessionSetupReq"
             and session_id != self.ctx.session_id
         ):
             raise StepFailed(
-                f"{kind} carries SessionID {session_id.hex()}, the session's is {self.ctx.session_id.hex()} [V2G20-457]"
+                f"{kind} carries SessionID {session_id.hex()}, the session's is {self.ctx.session_id.hex()} "
+                f"[{self.protocol.profile.session_id_rule()}]"
             )
 
-    def _again(self, request: _Request) -> bool:
-        """The EV repeats its last main-stream request where the sequence table admits it again."""
+    def _rule(self, request: _Request) -> Rule | None:
+        """The table row that admits a main-stream request where the session is (None: none does)."""
         state, selection = self.ctx.state, self.ctx.selection
-        if request.kind != self.last_kind or state is None or selection is None:
+        if not self._follows(request) or state is None or selection is None:
+            return None
+        return self.protocol.profile.table.rule(state, self.protocol.kinds(request.kind), selection, request.message)
+
+    def _follows(self, request: _Request) -> bool:
+        """A main-stream request of the generation (its table judges it), not SupportedAppProtocol."""
+        return request.stream is Stream.MAIN and not self.protocol.is_sap(request.kind)
+
+    def _again(self, request: _Request) -> bool:
+        """The EV repeats its last main-stream request where the sequence table admits it again, or (DIN, -2)
+        sends one the table admits in place (the first PreChargeReq, a value-added ServiceDetailReq)."""
+        if request.kind in self.protocol.loop_kinds():
             return False
-        kind = Kind(request.kind)
-        return kind not in ISO20.loop_kinds() and TABLE.rule(state, kind, selection, request.message) is not None
+        rule = self._rule(request)
+        if rule is None:
+            return False
+        if request.kind == self.last_kind:
+            return True
+        return self.protocol.stays_by_plan and all(t.target is None for t in rule.after)
 
     async def next_request(
         self, within: float | None = None, meanwhile: tuple[str, ...] = (), expected: tuple[str, ...] = ()
@@ -193,13 +210,11 @@ class EvccRunner(BaseRunner):
             if isinstance(item, WireError):
                 self._trace_incoming(item)
                 raise StepFailed(f"the EV sent an invalid V2GTP frame: {item.error}")
-            msg = decode(item, self.rec)
-            stream = stream_of(item.payload_type)
-            self.rec.frame("rx", item.raw, at=item.at, message=msg, stream=str(stream), elapsed=item.at - self.mark)
-            request = _Request(msg, stream, item)
+            request = self._request(item)
+            stream = request.stream
             self._pace(request)
             self._global_checks(request)
-            learn_request(self.ctx, str(stream), msg)
+            self.protocol.learn_request(self.ctx, str(stream), request.message)
             self.mark = item.at
             main = stream is Stream.MAIN
             unmet = self._unmet(request, expected) if main else None
@@ -207,7 +222,7 @@ class EvccRunner(BaseRunner):
                 raise StepInconclusive(unmet)
             if main and (request.kind in meanwhile or (request.kind not in expected and self._again(request))):
                 if request.kind not in meanwhile:
-                    self.rec.note(f"the EV sends {request.kind} again, as the sequence table admits: answered")
+                    self.rec.note(f"the EV sends {request.kind}, which the sequence table admits here: answered")
                 self.pending = request
                 await self.respond(Respond())
                 continue
@@ -220,36 +235,24 @@ class EvccRunner(BaseRunner):
         family = self.ctx.profile.family
         if request.kind == SapKind.supportedAppProtocolReq:
             namespaces = sorted({o.protocol_namespace for o in request.message.app_protocol})
-            if NAMESPACE[family] not in namespaces:
-                return f"needs -20 {family}: the EV offers {', '.join(namespaces) or 'no protocol'} only"
+            if self.protocol.namespace(family) not in namespaces:
+                label = self.protocol.needs_label(family)
+                return f"needs {label}: the EV offers {', '.join(namespaces) or 'no protocol'} only"
             return None
-        if request.kind != Kind.SessionStopReq or request.kind in expected or self.last_failed:
+        if request.kind != "SessionStopReq" or request.kind in expected or self.last_failed:
             return None
-        p, needs = self.ctx.profile, self.ctx.needs
-        if self.last_kind == Kind.AuthorizationSetupReq:
-            offered = ", ".join(p.offered_auth)
-            wanted = "PnC" if Need.PNC in needs else offered
-        elif self.last_kind == Kind.ServiceDiscoveryReq:
-            offered = ", ".join(str(mode_of_service(s) or s) for s in p.offered_services)
-            bpt = FAMILY_SERVICES[family][1]
-            wanted = str(mode_of_service(bpt)) if Need.BPT in needs and bpt in p.offered_services else offered
-        elif self.last_kind == Kind.ServiceDetailReq:
-            offered = ", ".join("Dynamic" if mode == 2 else "Scheduled" for mode in p.offered_modes)
-            modes = [f"{n.value.capitalize()} control" for n in (Need.DYNAMIC, Need.SCHEDULED) if n in needs]
-            wanted = modes[0] if modes else offered
-        else:
-            return None
-        return f"needs {wanted}: the EV ended the session when offered {offered}"
+        return self.protocol.declined(self.ctx, self.last_kind)
 
     def _pace(self, request: _Request) -> None:
         kind = request.kind
-        if request.stream is not Stream.MAIN or kind != self.last_kind or kind not in ISO20.loop_kinds():
+        if request.stream is not Stream.MAIN or kind != self.last_kind or kind not in self.protocol.loop_kinds():
             return
-        limit = ISO20.timing(Kind(kind), self.config.timing).evcc_sequence
-        assert limit is not None  # the charge loop has its own pacing
+        limit = self.protocol.timing(kind, self.config.timing).evcc_sequence
+        if limit is None:
+            return  # DIN and -2 set the EV no pacing of its own in the loop
         self.rec.measure(
             Measurement(
-                what=f"{kind} after {response_kind(kind)}",
+                what=f"{kind} after {self.protocol.response_kind(kind)}",
                 measured=round(request.received.at - self.mark, 6),
                 limit=limit,
                 kind="pacing",
@@ -260,13 +263,12 @@ class EvccRunner(BaseRunner):
     def _out_of_sequence(self, request: _Request) -> str | None:
         """Why the sequence table does not admit a main-stream request where the session is (None: it does)."""
         state, selection = self.ctx.state, self.ctx.selection
-        kind = ISO20.kind_of(request.message)
-        if request.stream is not Stream.MAIN or state is None or selection is None or kind is None:
+        if not self._follows(request) or state is None or selection is None:
             return None
-        if TABLE.rule(state, kind, selection, request.message) is not None:
+        if self._rule(request) is not None:
             return None
-        admitted = ", ".join(TABLE.kinds_in(state, selection)) or "nothing"
-        return f"{request.kind} where the sequence table admits {admitted} (V2G20 sequence table)"
+        admitted = ", ".join(self.protocol.profile.table.kinds_in(state, selection)) or "nothing"
+        return f"{request.kind} where the sequence table admits {admitted} ({self.protocol.label} sequence table)"
 
     async def serve(self, step: Serve) -> None:
         """Step :class:`Serve`: answer with defaults until the awaited request arrives."""
@@ -317,31 +319,36 @@ class EvccRunner(BaseRunner):
             data = step.header(data[:8]) + data[8:]
         at = await wire.send(data, split=step.split, gap=step.gap)
         mangled = step.corrupt is not None or step.header is not None
-        name = type(msg).__name__ + (f" ({step.label})" if step.label else "")
+        kind = self.protocol.kind_of(msg) or type(msg).__name__
+        name = kind + (f" ({step.label})" if step.label else "")
         self.rec.frame("tx", data, at=at, message=None if mangled else msg, name=name, stream=str(request.stream))
         self.pending = None
         self.mark = at
+        if kind == "supportedAppProtocolRes" and self.protocol.code_of(msg).startswith("OK"):
+            self.ctx.negotiated = True
         if request.stream is Stream.MAIN:
             self._advance(request, msg)
 
     def _advance(self, request: _Request, response: Any) -> None:
         """Follow the session in the sequence table (the state and selection after this exchange)."""
+        profile = self.protocol.profile
         self.last_kind = request.kind
-        self.last_failed = ISO20.is_failed(ISO20.response_code(response))
-        if request.kind not in ISO20.loop_kinds():
+        failed = profile.is_failed(self.protocol.code_of(response) or None)
+        self.last_failed = failed
+        if request.kind not in self.protocol.loop_kinds():
             self.ctx.target_w = None  # a setpoint holds within one charge loop only
         state, selection = self.ctx.state, self.ctx.selection
-        kind = ISO20.kind_of(request.message)
-        if state is None or selection is None or kind is None:
+        if state is None or selection is None or self.protocol.is_sap(request.kind):
             return
-        rule = TABLE.rule(state, kind, selection, request.message)
-        if rule is not None and not ISO20.is_failed(ISO20.response_code(response)):
-            self.ctx.state = TABLE.next_state(state, rule, selection, request.message, response)
-        self.ctx.selection = ISO20.note(selection, kind, request.message, response)
+        kind = self.protocol.kinds(request.kind)
+        rule = self._rule(request)
+        if rule is not None and not failed:
+            self.ctx.state = profile.table.next_state(state, rule, selection, request.message, response)
+        self.ctx.selection = profile.note(selection, kind, request.message, response)
 
     async def serve_loop(self, step: ServeLoop) -> None:
         """Step :class:`ServeLoop`: answer charge loops, checking each request."""
-        kind = loop_kind(self.ctx.profile.family)
+        kind = loop_kind(self.ctx.profile.family, self.protocol)
         for index in range(step.count):
             await self.expect_request(ExpectRequest(kind=kind, checks=step.checks))
             last = index == step.count - 1
@@ -351,11 +358,12 @@ class EvccRunner(BaseRunner):
         """Step :class:`Stall`: keep answering ``kind`` Ongoing; the EV must give up at ``timer``, not before."""
         wire = self.need_wire()
         timer = float(getattr(self.config.timing, step.timer))
+        ongoing = {"evse_processing": self.protocol.ongoing}
         start: float | None = None
         if self.pending is not None and self.pending.kind == step.kind:
             # The request a Serve step left unanswered is the first one stalled.
             start = self.pending.received.at
-            await self.respond(Respond(fields={"evse_processing": m.Processing.Ongoing}))
+            await self.respond(Respond(fields=ongoing))
         while True:
             limit = (start if start is not None else self.mark) + timer + step.grace + self.config.slack
             remaining = limit - self.rec.clock()
@@ -368,9 +376,9 @@ class EvccRunner(BaseRunner):
             self.pending = request = await self._stalled(item)
             if request.kind == step.kind:
                 start = start if start is not None else request.received.at
-                await self.respond(Respond(fields={"evse_processing": m.Processing.Ongoing}))
+                await self.respond(Respond(fields=ongoing))
                 continue
-            if request.kind == Kind.SessionStopReq:
+            if request.kind == "SessionStopReq":
                 gave_up = request.received.at
                 await self.respond(Respond())
                 break
@@ -395,10 +403,7 @@ class EvccRunner(BaseRunner):
             raise StepFailed(f"the EV gave up after {measured.measured:.3f} s, before the {timer:g} s it must wait")
 
     async def _stalled(self, item: Any) -> _Request:
-        msg = decode(item, self.rec)
-        stream = stream_of(item.payload_type)
-        self.rec.frame("rx", item.raw, at=item.at, message=msg, stream=str(stream), elapsed=item.at - self.mark)
-        request = _Request(msg, stream, item)
+        request = self._request(item)
         self._global_checks(request)
         self.mark = item.at
         return request

@@ -1,13 +1,16 @@
 """The pieces the faults of :mod:`harness.conformance.faulty` are made of: message rewrites and replaced parts.
 
 Rewrites take (message, the fault's memory for this connection) and return the message to pass on
-(:data:`~harness.conformance.sutfault.Rewrite`); the classes stand in for a controller, the PnC verifier or the
-paused-session store of our own SUT.
+(:data:`~harness.conformance.sutfault.Rewrite`); the memory holds the run's protocol under ``protocol``, so a
+rewrite reads a message's kind and fields the same way in every generation (DIN and -2 carry them in the
+``V2G_Message`` Body). The classes stand in for a controller, the PnC verifier or the paused-session store of
+our own SUT.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import typing
 from enum import StrEnum
 from typing import Any
@@ -15,8 +18,10 @@ from typing import Any
 from cryptography import x509
 
 from harness.conformance.fields import tamper_signature
-from iso15118.controller import DCOutput, IsolationCheck
+from iso15118.controller import AuthorizationDecision, DCOutput, IsolationCheck
 from iso15118.decisions import Answer, Input, Need, PausedSession, SeccEnv, SeccLogic, Summary
+from iso15118.envelope.physical import physical, value_of
+from iso15118.envelope.states import body_of
 from iso15118.iso20.pnc import PncOutcome, PncVerifier
 from iso15118.iso20.services import LOOP_RESPONSE_MODES, loop_mode_field, loop_request_mode, loop_response_mode
 from iso15118.messages import iso20 as m
@@ -29,6 +34,7 @@ from iso15118.transport.store import SessionStore
 __all__ = [
     "AnyEvDecisions",
     "DischargeSetpoint",
+    "EndlessAuthorization",
     "EndlessCableCheck",
     "FollowsEvMaximum",
     "ForgetfulStore",
@@ -46,11 +52,14 @@ __all__ = [
     "ev_discharges",
     "exceed_evse_limits",
     "first_offer",
+    "ignore_stop",
+    "kind",
     "mask_failed",
     "mask_not_ok",
     "no_meter_info",
     "no_verification",
     "precharge_overvoltage",
+    "profile_above_pmax",
     "recode",
     "remember_requests",
     "tamper_pnc",
@@ -60,14 +69,43 @@ __all__ = [
 
 
 # ---- message rewrites ------------------------------------------------------------------------------------------
+def kind(msg: Any, memory: dict[str, Any]) -> str:
+    """The message's kind (its class name when the run's protocol does not know it)."""
+    protocol = memory.get("protocol")
+    found = protocol.kind_of(msg) if protocol is not None else None
+    return found or type(msg).__name__
+
+
+def _element(msg: Any) -> Any:
+    """The element that carries a message's fields (a V2G_Message's Body element, else the message)."""
+    return body_of(msg) if hasattr(msg, "body") else msg
+
+
+def _edit(msg: Any, **changes: Any) -> Any:
+    """``msg`` with ``changes`` made to its fields (inside a V2G_Message's Body element)."""
+    body = getattr(msg, "body", None)
+    if body is None:
+        return dataclasses.replace(msg, **changes)
+    name = next(n for n in body.__slots__ if getattr(body, n) is not None)
+    element = dataclasses.replace(getattr(body, name), **changes)
+    return dataclasses.replace(msg, body=dataclasses.replace(body, **{name: element}))
+
+
 def _code(msg: Any) -> str:
-    return str(getattr(msg, "response_code", "") or "")
+    return str(getattr(_element(msg), "response_code", "") or "")
+
+
+def _recoded(msg: Any, code: str) -> Any:
+    """``msg`` with response code ``code`` of its own code space."""
+    if type(msg).__name__ == "supportedAppProtocolRes":
+        return dataclasses.replace(msg, response_code=SapCode(code))
+    return _edit(msg, response_code=type(_element(msg).response_code)(code))
 
 
 def _ok(msg: Any) -> Any:
     if type(msg).__name__ == "supportedAppProtocolRes":
         return dataclasses.replace(msg, response_code=SapCode.OK_SuccessfulNegotiation, schema_id=msg.schema_id or 1)
-    return dataclasses.replace(msg, response_code=m.ResponseCode.OK)
+    return _recoded(msg, str(m.ResponseCode.OK))
 
 
 def mask_failed(msg: Any, memory: dict[str, Any]) -> Any:
@@ -85,18 +123,14 @@ def recode(old: str, new: str) -> Any:
     """A rewrite that replaces response code ``old`` by ``new``."""
 
     def rewrite(msg: Any, memory: dict[str, Any]) -> Any:
-        if _code(msg) != old:
-            return msg
-        if type(msg).__name__ == "supportedAppProtocolRes":
-            return dataclasses.replace(msg, response_code=SapCode(new))
-        return dataclasses.replace(msg, response_code=m.ResponseCode(new))
+        return _recoded(msg, new) if _code(msg) == old else msg
 
     return rewrite
 
 
 def remember_requests(msg: Any, memory: dict[str, Any]) -> Any:
     """Keep the SessionSetupReq's SessionID and the first SupportedAppProtocol offer's SchemaID."""
-    name = type(msg).__name__
+    name = kind(msg, memory)
     if name == "SessionSetupReq":
         memory["asked_session_id"] = msg.header.session_id
     elif name == "supportedAppProtocolReq":
@@ -107,7 +141,7 @@ def remember_requests(msg: Any, memory: dict[str, Any]) -> Any:
 def adopt_session_id(msg: Any, memory: dict[str, Any]) -> Any:
     """SessionSetupRes takes the (non-zero) SessionID the EV asked for."""
     asked = memory.get("asked_session_id")
-    if type(msg).__name__ == "SessionSetupRes" and asked and asked != bytes(8):
+    if kind(msg, memory) == "SessionSetupRes" and asked and asked != bytes(8):
         return dataclasses.replace(msg, header=dataclasses.replace(msg.header, session_id=asked))
     return msg
 
@@ -208,15 +242,26 @@ def tamper_pnc(msg: Any, memory: dict[str, Any]) -> Any:
 
 
 def cable_check_done(msg: Any, memory: dict[str, Any]) -> Any:
-    """DC_CableCheckRes Ongoing reaches the EV as Finished."""
-    if type(msg).__name__ == "DC_CableCheckRes" and str(msg.evse_processing) == "Ongoing":
-        return dataclasses.replace(msg, evse_processing=m.Processing.Finished)
-    return msg
+    """DC_CableCheckRes (DIN, -2: CableCheckRes) Ongoing reaches the EV as Finished."""
+    if kind(msg, memory) not in ("DC_CableCheckRes", "CableCheckRes"):
+        return msg
+    processing = _element(msg).evse_processing
+    return _edit(msg, evse_processing=type(processing)("Finished")) if str(processing) == "Ongoing" else msg
+
+
+def _physical(msg: Any, value: float, unit: str) -> Any:
+    """``value`` as a number of the message's generation (-20 RationalNumber, else PhysicalValue)."""
+    if not hasattr(msg, "body"):
+        return rational(value)
+    return physical(sys.modules[type(msg).__module__], value, unit)
 
 
 def exceed_evse_limits(msg: Any, memory: dict[str, Any]) -> Any:
-    """DC_ChargeLoopReq asks for 999 A (above any charger's maximum)."""
-    found = loop_request_mode(msg) if type(msg).__name__ == "DC_ChargeLoopReq" else None
+    """DC_ChargeLoopReq (DIN, -2: CurrentDemandReq) asks for 999 A (above any charger's maximum)."""
+    name = kind(msg, memory)
+    if name == "CurrentDemandReq":
+        return _edit(msg, ev_target_current=_physical(msg, 999, "A"))
+    found = loop_request_mode(msg) if name == "DC_ChargeLoopReq" else None
     if found is None or getattr(found[2], "ev_target_current", None) is None:
         return msg
     bpt, dynamic, element = found
@@ -225,10 +270,44 @@ def exceed_evse_limits(msg: Any, memory: dict[str, Any]) -> Any:
 
 
 def precharge_overvoltage(msg: Any, memory: dict[str, Any]) -> Any:
-    """DC_PreChargeReq asks for 900 V (above the EV's and the charger's windows)."""
-    if type(msg).__name__ == "DC_PreChargeReq":
-        return dataclasses.replace(msg, ev_target_voltage=rational(900))
+    """DC_PreChargeReq (DIN, -2: PreChargeReq) asks for 900 V (above the EV's and the charger's windows)."""
+    if kind(msg, memory) in ("DC_PreChargeReq", "PreChargeReq"):
+        return _edit(msg, ev_target_voltage=_physical(msg, 900, "V"))
     return msg
+
+
+def profile_above_pmax(msg: Any, memory: dict[str, Any]) -> Any:
+    """-2 PowerDeliveryReq(Start) with a ChargingProfile ten times its own (above any PMax it was offered)."""
+    profile = getattr(_element(msg), "charging_profile", None) if kind(msg, memory) == "PowerDeliveryReq" else None
+    if profile is None:
+        return msg
+    entries = tuple(
+        dataclasses.replace(
+            e, charging_profile_entry_max_power=_physical(msg, 10 * value_of(e.charging_profile_entry_max_power), "W")
+        )
+        for e in profile.profile_entry
+    )
+    return _edit(msg, charging_profile=dataclasses.replace(profile, profile_entry=entries))
+
+
+_STOPS = {"StopCharging": "None", "ReNegotiation": "None", "EVSE_Shutdown": "EVSE_Ready"}
+
+
+def ignore_stop(msg: Any, memory: dict[str, Any]) -> Any:
+    """The charger's request to stop or renegotiate in a DIN or -2 loop response does not reach the EV: -2's
+    EVSENotification StopCharging or ReNegotiation becomes None, DIN's DC_EVSEStatusCode EVSE_Shutdown
+    EVSE_Ready."""
+    if kind(msg, memory) not in ("ChargingStatusRes", "CurrentDemandRes"):
+        return msg
+    element = _element(msg)
+    name = "dc_evse_status" if getattr(element, "dc_evse_status", None) is not None else "ac_evse_status"
+    status = getattr(element, name)
+    changes: dict[str, Any] = {}
+    for field in ("evse_notification", "evse_status_code"):
+        value = getattr(status, field, None)
+        if value is not None and str(value) in _STOPS:
+            changes[field] = type(value)(_STOPS[str(value)])
+    return _edit(msg, **{name: dataclasses.replace(status, **changes)}) if changes else msg
 
 
 # ---- replaced parts of the SUT -------------------------------------------------------------------------------------
@@ -278,6 +357,13 @@ class NoVoltageLimits(_Delegate):
 
     async def dc_limits(self, now: float) -> Any:
         return dataclasses.replace(await self.inner.dc_limits(now), min_voltage_v=0.0, max_voltage_v=10_000.0)
+
+
+class EndlessAuthorization(_Delegate):
+    """A charger whose customer never identifies: the authorization stays pending."""
+
+    async def authorize(self, evcc_id: str, emaid: str | None, now: float) -> AuthorizationDecision:
+        return AuthorizationDecision.PENDING
 
 
 class EndlessCableCheck(_Delegate):
@@ -334,9 +420,10 @@ class AnyEvDecisions:
         paused = env.inputs.values.get(Input.PAUSED)
         if isinstance(paused, PausedSession):
             fingerprint = env.peer.fingerprint if env.peer else None
-            forged = dataclasses.replace(
-                paused, evcc_id=request.evcc_id, fingerprint=fingerprint, expires_at=float("inf")
-            )
+            asked = _element(request).evcc_id
+            # -20's EVCCID is a string; DIN's and -2's are bytes, which the SECC keeps as upper-case hex.
+            evcc_id = bytes(asked).hex().upper() if isinstance(asked, bytes | bytearray) else asked
+            forged = dataclasses.replace(paused, evcc_id=evcc_id, fingerprint=fingerprint, expires_at=float("inf"))
             env = dataclasses.replace(env, inputs=env.inputs.with_value(Input.PAUSED, forged))
         return self.inner.decide(kind, request, ctx, env)
 

@@ -35,11 +35,13 @@ from harness.conformance.faultparts import (
     ev_discharges,
     exceed_evse_limits,
     first_offer,
+    ignore_stop,
     mask_failed,
     mask_not_ok,
     no_meter_info,
     no_verification,
     precharge_overvoltage,
+    profile_above_pmax,
     recode,
     remember_requests,
     tamper_pnc,
@@ -105,8 +107,8 @@ FAULTS: Final[tuple[Fault, ...]] = (
     Fault(
         name="secc-slow-cable-check",
         role=_SECC,
-        description="answers DC_CableCheckReq after 1.8 s (limit 1.5 s)",
-        delay=lambda name: 1.8 if name == "DC_CableCheckRes" else 0.0,
+        description="answers DC_CableCheckReq (DIN, -2: CableCheckReq) after 1.8 s (limit 1.5 s)",
+        delay=lambda name: 1.8 if name in ("DC_CableCheckRes", "CableCheckRes") else 0.0,
     ),
     Fault(name="secc-tls12", role=_SECC, description="lets TLS 1.2 and lab certificates through", tls_tolerant=True),
     Fault(
@@ -233,8 +235,9 @@ FAULTS: Final[tuple[Fault, ...]] = (
     Fault(
         name="evcc-never-times-out",
         role=_EVCC,
-        description="has no message, ongoing or set-up timeout",
+        description="has no message, ongoing or set-up timeout (DIN, -2: its timer tables stretched)",
         timing={
+            "scale": _HUGE,
             "evcc_msg_timeout": _HUGE,
             "evcc_msg_timeout_long": _HUGE,
             "evcc_msg_timeout_loop": _HUGE,
@@ -310,6 +313,18 @@ FAULTS: Final[tuple[Fault, ...]] = (
         role=_EVCC,
         description="asks for 999 A in the DC charge loop",
         outgoing=exceed_evse_limits,
+    ),
+    Fault(
+        name="evcc-profile-above-pmax",
+        role=_EVCC,
+        description="sends a -2 ChargingProfile ten times its own, above the schedule's PMax",
+        outgoing=profile_above_pmax,
+    ),
+    Fault(
+        name="evcc-ignores-stop",
+        role=_EVCC,
+        description="does not see the charger's stop in a DIN or -2 loop response (StopCharging, EVSE_Shutdown)",
+        incoming=ignore_stop,
     ),
     Fault(
         name="evcc-precharge-overvoltage",
@@ -426,4 +441,44 @@ PROOF: Final[dict[str, tuple[str, str]]] = {
     "EVCC-DC-15": ("evcc-exceeds-evse-limits", "above the EVSE's"),
     "EVCC-DC-16": ("evcc-precharge-overvoltage", "outside the"),
     "EVCC-DC-17": ("evcc-keeps-open", _OPEN),
+    # ISO 15118-2 and DIN 70121, SECC under test
+    **{f"SECC-ISO2-SEQ-{i:02d}": ("secc-sequence-ok", _CODE) for i in range(1, 12)},
+    **{f"SECC-DIN-SEQ-{i:02d}": ("secc-sequence-ok", _CODE) for i in range(1, 10)},
+    **{f"SECC-ISO2-PAR-{i:02d}": ("secc-masks-failed", _CODE) for i in range(1, 8)},
+    "EVCC-ISO2-PAR-05": ("evcc-profile-above-pmax", "above the PMax"),
+    **{f"SECC-DIN-PAR-{i:02d}": ("secc-masks-failed", _CODE) for i in range(1, 5)},
+    "SECC-ISO2-HP-03": ("secc-forgets-paused", "OK_NewSessionEstablished"),
+    **{
+        f"SECC-{g}-{case}": proof
+        for g, first in (("ISO2", 8), ("DIN", 5))
+        for case, proof in (
+            ("SID-01", ("secc-ignores-session-id", _CODE)),
+            ("SID-02", ("secc-ignores-session-id", _CODE)),
+            ("SID-03", ("secc-adopts-session-id", "adopted the unknown SessionID")),
+            ("SID-04", ("secc-fixed-random", "already given")),
+            (f"PAR-{first:02d}", ("secc-never-precharges", "does not approach")),
+            (f"PAR-{first + 1:02d}", ("secc-overcurrent", "above EVTargetCurrent")),
+            ("TIM-01", ("secc-never-times-out", _OPEN)),
+            ("TIM-02", ("secc-never-times-out", _OPEN)),
+            ("TIM-03", ("secc-slow-cable-check", "CableCheckRes")),
+            ("TIM-04", ("secc-endless-cable-check", "still Ongoing")),
+        )
+    },
+    # ISO 15118-2 and DIN 70121, EVCC under test
+    **{
+        f"EVCC-{g}-{case}": proof
+        for g, families in (("ISO2", 2), ("DIN", 1))
+        for case, proof in (
+            *((f"SEQ-{i:02d}", ("evcc-ignores-stop", "expected PowerDeliveryReq")) for i in range(1, families + 1)),
+            (f"SEQ-{families + 1:02d}", ("evcc-ignores-failed", "instead of closing")),
+            (f"SEQ-{families + 2:02d}", ("evcc-ignores-failed", "instead of closing")),
+            (f"SEQ-{families + 3:02d}", ("evcc-ignores-failed", "instead of closing")),
+            (f"SEQ-{families + 4:02d}", ("evcc-ignores-session-id", "instead of closing")),
+            *((f"TIM-{i:02d}", ("evcc-never-times-out", _OPEN)) for i in range(1, families + 3)),
+            ("PAR-01", ("evcc-cable-check-done", "PreChargeReq")),
+            ("PAR-02", ("evcc-precharge-overvoltage", "outside the")),
+            ("PAR-03", ("evcc-early-precharge", "from the target")),
+            ("PAR-04", ("evcc-exceeds-evse-limits", "above the EVSE's")),
+        )
+    },
 }

@@ -1,15 +1,17 @@
-"""Field overrides on message objects, by dotted path, and small value helpers shared by the message builders."""
+"""Field overrides on message objects, by dotted path, and small value helpers shared by the message builders.
+
+Paths name the fields of the message's element (DIN and -2: of its ``V2G_Message`` Body element, so that
+``evcc_id`` means the same in every generation); ``header.*`` paths name the message's header.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from harness.conformance.context import Context
 from iso15118.errors import ConfigError
-from iso15118.messages import iso20 as m
 
 __all__ = ["apply_fields", "header", "resolve", "tamper_signature"]
 
@@ -33,14 +35,19 @@ def _set(obj: Any, path: list[str], value: Any) -> Any:
 
 def apply_fields(msg: Any, fields: Mapping[str, Any], ctx: Context) -> Any:
     """``msg`` with every ``fields`` entry (dotted path -> value) set, in order."""
+    protocol = ctx.protocol
     for path, value in fields.items():
-        msg = _set(msg, path.split("."), resolve(value, ctx))
+        names = path.split(".")
+        if names[0] == "header" or protocol.body(msg) is msg:
+            msg = _set(msg, names, resolve(value, ctx))
+        else:
+            msg = protocol.with_body(msg, _set(protocol.body(msg), names, resolve(value, ctx)))
     return msg
 
 
-def header(ctx: Context, session_id: bytes | None = None) -> m.MessageHeader:
-    """A MessageHeader with the session's (or the given) SessionID and the current time."""
-    return m.MessageHeader(session_id=ctx.session_id if session_id is None else session_id, time_stamp=int(time.time()))
+def header(ctx: Context, session_id: bytes | None = None) -> Any:
+    """A MessageHeader of the case's protocol with the session's (or the given) SessionID."""
+    return ctx.protocol.header(ctx.session_id if session_id is None else session_id)
 
 
 def tamper_signature(msg: Any) -> Any:

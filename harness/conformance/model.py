@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from harness.conformance.protocol import Generation
 from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
 from iso15118.session.selection import EnergyFamily
 
@@ -93,7 +94,8 @@ class Profile:
     """The session a case sets up: what the tester selects (SUT = SECC) or offers (SUT = EVCC)."""
 
     family: EnergyFamily = EnergyFamily.AC
-    """The -20 namespace of the session: the tester EV offers only it, the tester SECC accepts only it."""
+    """The energy family of the session: the tester EV offers only its namespace (-20 AC or DC; -2 and DIN have
+    one), the tester SECC accepts only it; in -2 it chooses the energy transfer mode."""
     service: int = AC_BPT
     """Tester EV: the energy service it selects (1 = AC, 5 = AC_BPT; 2 = DC, 6 = DC_BPT)."""
     dynamic: bool = True
@@ -167,6 +169,8 @@ class Case:
     """A response slower than its performance time fails the case (otherwise it is only recorded)."""
     timeout_s: float = 120.0
     """The whole case is failed when it runs longer than this."""
+    protocols: frozenset[Generation] = frozenset({Generation.ISO20})
+    """The protocol generations the case applies to (a run speaks one, ``--protocol``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,10 +1,16 @@
-"""Our own SECC and EVCC as targets, run in-process: over in-memory links, or over TLS on ``::1``.
+"""Our own SECC and EVCC as targets, run in-process: over in-memory links, over TLS on ``::1``, or over plain TCP
+on ``::1``.
 
 They are what the harness's self-tests run every case against, and, with a
 :class:`~harness.conformance.sutfault.Fault`, the deliberately broken SUTs that prove each negative case can
 fail. Each connection is one session of the real drivers (:func:`~iso15118.transport.runner.serve_secc_session`,
 :func:`~iso15118.transport.runner.run_evcc_session`) with the simple controllers; the SECC keeps one
-:class:`~iso15118.transport.store.SessionStore` for the whole run so that paused sessions can be resumed.
+:class:`~iso15118.transport.store.SessionStore` for the whole run so that paused sessions can be resumed. Our
+SECC accepts every generation the library speaks (as `v2g secc` does); our EVCC offers the case's.
+
+Plain TCP (``tcp``) is for DIN 70121 and -2, which our stack runs without TLS for now: the targets take the
+transport's tolerant plain-TCP policy (:class:`~iso15118.transport.policy.TransportPolicy`), which logs the
+deviation, until TLS 1.2 for -2 lands in the transport.
 """
 
 from __future__ import annotations
@@ -20,22 +26,26 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from harness.conformance.credentials import Credentials
+from harness.conformance.generations import protocol_of
 from harness.conformance.model import Need
+from harness.conformance.protocol import Generation
 from harness.conformance.sutfault import Fault, FaultyLink
 from harness.conformance.targets import Listener, open_connection
 from harness.conformance.wire import Connection
 from iso15118.config import EvccConfig, SeccConfig
+from iso15118.constants import NS_DIN, NS_ISO2, NS_ISO20_AC, NS_ISO20_DC
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError, V2GError
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, TlsMode, evcc_context, secc_context
-from iso15118.session.connection import SessionConfig
+from iso15118.session.connection import Role, SessionConfig
 from iso15118.session.selection import EnergyFamily
 from iso15118.session.timers import DEFAULT_TIMING, Timing
 from iso15118.simple import SimpleEV, SimpleEVSE
 from iso15118.transport.driver import SessionOutcome
 from iso15118.transport.link import Link, memory_pair
+from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.runner import peer_identity, run_evcc_session, serve_secc_session
 from iso15118.transport.store import SessionStore
 from iso15118.transport.tcp import TcpLink, accept_connection, connect, make_endpoint, open_listener
@@ -44,29 +54,43 @@ __all__ = ["OwnEvcc", "OwnSecc"]
 
 log = logging.getLogger(__name__)
 
-_MEMORY, _TLS = "memory", "tls"
+_MEMORY, _TLS, _TCP = "memory", "tls", "tcp"
+_ALL_PROTOCOLS = (NS_ISO20_AC, NS_ISO20_DC, NS_ISO2, NS_DIN)
 
 
 class _Own:
     """What our SECC and EVCC targets share: configuration, fault, tasks."""
 
     def __init__(
-        self, role: str, *, transport: str, credentials: Credentials | None, timing: Timing, fault: Fault | None
+        self,
+        role: Role,
+        *,
+        transport: str,
+        credentials: Credentials | None,
+        timing: Timing,
+        fault: Fault | None,
+        protocol: str,
     ) -> None:
-        if transport not in (_MEMORY, _TLS):
-            raise ConfigError(f"transport must be {_MEMORY!r} or {_TLS!r}, not {transport!r}")
+        if transport not in (_MEMORY, _TLS, _TCP):
+            raise ConfigError(f"transport must be {_MEMORY!r}, {_TLS!r} or {_TCP!r}, not {transport!r}")
         if transport == _TLS and credentials is None:
             raise ConfigError("our SUT over TLS needs a test PKI")
+        if transport == _TCP:
+            # Plain TCP is a deviation our transport allows in tolerant mode only; it logs it (see the docstring).
+            policy = TransportPolicy(tls=None, tolerant=True, timing_scale=1.0)
+            policy.check(role)
+            policy.log_deviations(role)
         label = f" with fault {fault.name!r}" if fault else ""
-        self.name = f"v2gstack {role} in-process ({transport}){label}"
+        self.name = f"v2gstack {role.value.upper()} in-process ({transport}){label}"
         self.transport = transport
         self.tls = transport == _TLS
         self.credentials = credentials
         self.timing = timing
         self.fault = fault
+        self.protocol = protocol_of(protocol)
         caps = set(Need) - {Need.TLS, Need.PKI}
-        if credentials is None:
-            caps.discard(Need.PNC)
+        if credentials is None or self.protocol.generation is not Generation.ISO20:
+            caps.discard(Need.PNC)  # -2 Plug & Charge is not in our decisions yet; DIN has none
         self.capabilities = frozenset(caps)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.links: list[Link] = []
@@ -82,7 +106,7 @@ class _Own:
     def wrap(self, link: Link) -> Link:
         """The SUT's end of a link, behind a FaultyLink when the fault needs one."""
         if self.fault is not None and self.fault.touches_link:
-            link = FaultyLink(link, self.fault)
+            link = FaultyLink(link, self.fault, self.protocol)
         self.links.append(link)
         return link
 
@@ -161,8 +185,11 @@ class OwnSecc(_Own):
         credentials: Credentials | None = None,
         timing: Timing = DEFAULT_TIMING,
         fault: Fault | None = None,
+        protocol: str = "iso20",
     ) -> None:
-        super().__init__("SECC", transport=transport, credentials=credentials, timing=timing, fault=fault)
+        super().__init__(
+            Role.SECC, transport=transport, credentials=credentials, timing=timing, fault=fault, protocol=protocol
+        )
         self.store = fault.store() if fault is not None and fault.store is not None else SessionStore()
         self._server: asyncio.Server | None = None
         self._endpoint: Any = None
@@ -172,7 +199,8 @@ class OwnSecc(_Own):
         fault = self.fault
         creds = self.credentials
         auth = ("EIM", "PnC") if creds is not None else ("EIM",)
-        config = SeccConfig(**({"authorization": auth} | dict(fault.driver if fault else {})))
+        settings: dict[str, Any] = {"authorization": auth, "protocols": _ALL_PROTOCOLS}
+        config = SeccConfig(**(settings | dict(fault.driver if fault else {})))
         pnc = None
         if creds is not None:
             make = fault.pnc if fault is not None and fault.pnc is not None else PncVerifier
@@ -199,13 +227,17 @@ class OwnSecc(_Own):
             tester, sut = memory_pair()
             self._serve(sut)
             return Connection(link=tester)
+        if self.transport == _TCP and context is not None:
+            raise ConfigError("a plain-TCP target has no TLS")
         await self._start()
         return await open_connection(self._endpoint, context)
 
     async def _start(self) -> None:
         if self._server is not None:
             return
-        self._context = self.adjust(secc_context(self.tls_config(Entity.SECC_LEAF, (Entity.OEM_ROOT, Entity.V2G_ROOT))))
+        if self.tls:
+            roots = (Entity.OEM_ROOT, Entity.V2G_ROOT)
+            self._context = self.adjust(secc_context(self.tls_config(Entity.SECC_LEAF, roots)))
         sock = open_listener(make_endpoint("::1", 0))
         self._endpoint = make_endpoint("::1", int(sock.getsockname()[1]))
         self._server = await asyncio.start_server(self._accepted, sock=sock)
@@ -236,11 +268,14 @@ class OwnEvcc(_Own):
         credentials: Credentials | None = None,
         timing: Timing = DEFAULT_TIMING,
         fault: Fault | None = None,
+        protocol: str = "iso20",
     ) -> None:
-        super().__init__("EVCC", transport=transport, credentials=credentials, timing=timing, fault=fault)
+        super().__init__(
+            Role.EVCC, transport=transport, credentials=credentials, timing=timing, fault=fault, protocol=protocol
+        )
         self._listener: Listener | None = None
         self.energy = EnergyFamily.AC
-        """The -20 namespace the EV offers in the current case."""
+        """The energy family of the current case (the EV offers its namespace)."""
 
     def _config(self, hints: Mapping[str, Any]) -> EvccConfig:
         fault = self.fault
@@ -251,10 +286,18 @@ class OwnEvcc(_Own):
                 "resume_session_id": hints["resume_session_id"],
                 "resume_service_id": hints.get("resume_service_id"),
             }
+        pnc = creds is not None and Need.PNC in self.capabilities
+        # -20: the namespace follows ``energy`` (a fault may restrict it); DIN and -2 offer the run's generation.
+        generation = (
+            {}
+            if self.protocol.generation is Generation.ISO20
+            else {"protocols": (self.protocol.namespace(self.energy),)}
+        )
         settings: dict[str, Any] = {
             "energy": self.energy,
-            "authorization": "PnC" if creds is not None else "EIM",
-            "credentials": creds.contract() if creds is not None else None,
+            **generation,
+            "authorization": "PnC" if pnc else "EIM",
+            "credentials": creds.contract() if creds is not None and pnc else None,
             # The tester decides what each case offers: the EV prefers PnC and takes EIM when only that is offered.
             "accept_fallback": True,
             "control_mode": ControlMode.DYNAMIC,
@@ -270,8 +313,10 @@ class OwnEvcc(_Own):
         controller = self.wrap_controller(SimpleEV())
         return run_evcc_session(self.wrap(link), controller, config, session_config=self.session_config())
 
-    async def begin(self, case_id: str, *, energy: str = "AC") -> None:
+    async def begin(self, case_id: str, *, energy: str = "AC", protocol: str | None = None) -> None:
         self.energy = EnergyFamily(energy)
+        if protocol is not None:
+            self.protocol = protocol_of(protocol)
         if self._listener is not None:
             self._listener.drain()
 
@@ -291,6 +336,9 @@ class OwnEvcc(_Own):
 
     async def _connect_and_run(self, config: EvccConfig) -> None:
         assert self._listener is not None
+        if not self.tls:
+            await self._session(await connect(self._listener.endpoint, None, clock=time.time), config)
+            return
         no_cert = self.fault is not None and self.fault.no_client_certificate
         tls = self.tls_config(Entity.VEHICLE_LEAF, (Entity.V2G_ROOT,), identity=not no_cert)
         context = self.adjust(evcc_context(tls))

@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.conformance.context import RunConfig
 from harness.conformance.evcc_runner import EvccRunner
+from harness.conformance.generations import PROTOCOLS, protocol_for
 from harness.conformance.model import Case, CaseResult, SutRole, Verdict
 from harness.conformance.secc_runner import SeccRunner
 from harness.conformance.targets import SutUnreachable
@@ -33,7 +34,8 @@ async def run_case(case: Case, target: Any, config: RunConfig) -> CaseResult:
     try:
         if case.sut is SutRole.SECC:
             return await SeccRunner(case, target, config).run()
-        await target.begin(case.id, energy=str(case.profile.family))
+        protocol = protocol_for(case, config.protocol).generation.value
+        await target.begin(case.id, energy=str(case.profile.family), protocol=protocol)
         return await EvccRunner(case, target, config).run()
     finally:
         await target.finish()
@@ -63,6 +65,10 @@ async def run_cases(
     A run that cannot find or reach the SUT stops at once: the remaining cases come back as ERROR results
     (not passed to ``on_result``)."""
     results: list[CaseResult] = []
+    # Build the codec of every generation the run speaks before the first case: the grammar is made on first use,
+    # which on a slow machine would delay the first message of the first case by seconds.
+    for generation in sorted({protocol_for(case, config.protocol).generation for case in cases}):
+        PROTOCOLS[generation].warm()
     try:
         await target.locate()
     except SutUnreachable as exc:

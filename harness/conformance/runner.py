@@ -24,21 +24,16 @@ from typing import Any, ClassVar
 
 from harness.conformance.checks import Check, NotApplicable
 from harness.conformance.context import Context, RunConfig
+from harness.conformance.generations import protocol_for
 from harness.conformance.model import Case, CaseResult, Measurement, Need, StepRecord, SutRole, Verdict
+from harness.conformance.protocol import Protocol
 from harness.conformance.steps import CheckTls, Close, ExpectClosed, ExpectRefused, SendRaw, Silence, Step, TlsVariant
 from harness.conformance.targets import SutUnreachable
 from harness.conformance.wire import Closed, Connection, Received, Recorder, Wire, WireError
 from iso15118.codec import decode_message
 from iso15118.errors import CodecError, V2GError
-from iso15118.iso20.profile import ISO20
-from iso15118.session.profile import Stream
 
-__all__ = ["BaseRunner", "StepFailed", "StepInconclusive", "decode", "stream_of"]
-
-
-def stream_of(payload_type: int) -> Stream:
-    """The stream a frame travels on (the -20 profile's side streams; anything else is the main stream)."""
-    return ISO20.stream_of(payload_type) or Stream.MAIN
+__all__ = ["BaseRunner", "StepFailed", "StepInconclusive", "decode"]
 
 
 class StepFailed(Exception):
@@ -49,10 +44,15 @@ class StepInconclusive(Exception):
     """A step could not be judged (the SUT or the set-up did not allow it)."""
 
 
-def decode(received: Received, recorder: Recorder | None = None) -> Any:
-    """The message in a received frame; StepFailed naming the decoding error (the frame goes to ``recorder``)."""
+def decode(
+    received: Received, recorder: Recorder | None = None, protocol: Protocol | None = None, *, negotiated: bool = False
+) -> Any:
+    """The message in a received frame (read as ``protocol`` has it after SupportedAppProtocol agreed when
+    ``negotiated``); StepFailed naming the decoding error (the frame goes to ``recorder``)."""
     try:
-        return decode_message(received.payload, received.payload_type)
+        if protocol is None:
+            return decode_message(received.payload, received.payload_type)
+        return protocol.decode(received.payload_type, received.payload, negotiated=negotiated)
     except CodecError as exc:
         if recorder is not None:
             recorder.frame("rx", received.raw, at=received.at, name="undecodable frame")
@@ -72,7 +72,8 @@ class BaseRunner:
         self.target = target
         self.config = config
         self.rec = Recorder()
-        self.ctx = Context(profile=case.profile, config=config, needs=case.needs)
+        self.protocol = protocol_for(case, config.protocol)
+        self.ctx = Context(profile=case.profile, config=config, protocol=self.protocol, needs=case.needs)
         self.wire: Wire | None = None
         self.records: list[StepRecord] = []
         self.mark = self.rec.clock()
@@ -218,6 +219,10 @@ class BaseRunner:
         raise StepFailed(f"{sut} accepted the TLS peer ({step.tls}) and {reacted} {type(msg).__name__}")
 
     # ---- helpers ---------------------------------------------------------------------------------------
+    def decode(self, received: Received) -> Any:
+        """The message in a frame the SUT sent, read as the case's protocol has it now."""
+        return decode(received, self.rec, self.protocol, negotiated=self.ctx.negotiated)
+
     def need_wire(self) -> Wire:
         """The open connection (a tester error when there is none)."""
         if self.wire is None:
@@ -249,11 +254,11 @@ class BaseRunner:
             self.rec.note(f"invalid V2GTP frame from the SUT{suffix}: {item.error}", direction="net", at=item.at)
             return None
         try:
-            msg = decode(item, self.rec)
+            msg = self.decode(item)
         except StepFailed as exc:
             self.rec.note(f"{exc}{suffix}")
             return None
-        self.rec.frame("rx", item.raw, at=item.at, message=msg, stream=str(stream_of(item.payload_type)))
+        self.rec.frame("rx", item.raw, at=item.at, message=msg, stream=str(self.protocol.stream_of(item.payload_type)))
         return msg
 
     # ---- steps both roles use ----------------------------------------------------------------------------
@@ -270,6 +275,10 @@ class BaseRunner:
         wire = self.need_wire()
         start = self.mark
         upper, lower = step.limits(self.config.timing)
+        if step.timeout_of is not None:
+            # The EV's message timeout of a request kind, as the case's protocol has it.
+            value = self.protocol.timing(step.timeout_of, self.config.timing).evcc_timeout
+            upper, lower = value * step.factor + step.grace, value if step.lower else 0.0
         limit = upper + self.config.slack
         floor = max(0.0, lower - self.config.slack)
         while True:
@@ -307,10 +316,11 @@ class BaseRunner:
                 if isinstance(item, WireError):
                     continue
                 raise StepFailed("the SUT sent an undecodable message instead of closing")
-            code = str(getattr(msg, "response_code", ""))
+            code = self.protocol.code_of(msg)
             if step.allow_failed and code.upper().startswith("FAILED"):
                 continue
-            raise StepFailed(f"the SUT sent {type(msg).__name__} {code}".rstrip() + " instead of closing")
+            name = self.protocol.kind_of(msg) or type(msg).__name__
+            raise StepFailed(f"the SUT sent {name} {code}".rstrip() + " instead of closing")
 
     async def silence(self, step: Silence) -> None:
         """Step :class:`Silence`: wait; the SUT must send nothing."""
@@ -324,7 +334,7 @@ class BaseRunner:
             if isinstance(item, Closed):
                 await asyncio.sleep(max(0.0, end - self.rec.clock()))
                 break
-            name = type(msg).__name__ if msg is not None else "bytes"
+            name = (self.protocol.kind_of(msg) or type(msg).__name__) if msg is not None else "bytes"
             raise StepFailed(f"the SUT sent {name} while the tester was silent")
 
     async def close(self, step: Close) -> None:

@@ -348,6 +348,9 @@ class ExpectClosed(Step):
     within: float = 5.0
     timer: str | None = None
     """A :class:`~iso15118.session.timers.Timing` field: ``within`` is that timer of the run's timing."""
+    timeout_of: str | None = None
+    """A request kind: ``within`` is the EV's message timeout of that request as the case's protocol has it
+    (DIN and -2 keep their own per-request timers, e.g. CurrentDemand's 0.25 s)."""
     factor: float = 1.0
     """``within`` is ``factor`` times the timer."""
     lower: bool = False
@@ -366,11 +369,12 @@ class ExpectClosed(Step):
         return value * self.factor + self.grace, value if self.lower else 0.0
 
     def describe(self) -> str:
-        if self.timer is None:
+        timer = self.timer or (f"V2G_EVCC_Msg_Timeout of {self.timeout_of}" if self.timeout_of else None)
+        if timer is None:
             return f"expect the SUT to close the connection within {self.within:g} s"
-        bound = f"{self.factor:g} x {self.timer}" if self.factor != 1 else self.timer
+        bound = f"{self.factor:g} x {timer}" if self.factor != 1 else timer
         bound += f" + {self.grace:g} s" if self.grace else ""
-        lower = f", not before {self.timer}" if self.lower else ""
+        lower = f", not before {timer}" if self.lower else ""
         return f"expect the SUT to close the connection within {bound}{lower}"
 
 

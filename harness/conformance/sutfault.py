@@ -3,9 +3,11 @@
 A fault changes exactly one thing about the SUT, through the seams our drivers already have: session and
 driver configuration, the controller, the TLS context, the SessionID/challenge randomness, the PnC verifier,
 the paused-session store, or the byte link between the SUT and the tester. :class:`FaultyLink` sits on that
-link: it decodes what the SUT sends (``outgoing``) or receives (``incoming``), lets the fault rewrite the
-message, re-encodes it and can delay it or keep the connection open after the SUT closed it. Bytes it cannot
-decode pass through untouched, so framing tests see exactly what the tester sent.
+link: it decodes what the SUT sends (``outgoing``) or receives (``incoming``) as the run's protocol has it (DIN
+and -2 share payload type 0x8001 with SupportedAppProtocol: once either direction carried an OK
+supportedAppProtocolRes, 0x8001 payloads are read as the generation's), lets the fault rewrite the message,
+re-encodes it and can delay it or keep the connection open after the SUT closed it. Bytes it cannot decode pass
+through untouched, so framing tests see exactly what the tester sent.
 
 The catalogue of faults is :mod:`harness.conformance.faulty`.
 """
@@ -19,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.conformance.model import SutRole
-from iso15118.codec import decode_message, encode_message
+from harness.conformance.proto_iso20 import ISO20_PROTOCOL
+from harness.conformance.protocol import Protocol
+from iso15118.codec import encode_message
 from iso15118.errors import V2GError
 from iso15118.transport.link import Link
 from iso15118.v2gtp import frame
@@ -46,7 +50,7 @@ class Fault:
     outgoing: Rewrite | None = None
     incoming: Rewrite | None = None
     delay: Callable[[str], float] | None = None
-    """Seconds to hold back each message the SUT sends, by message name."""
+    """Seconds to hold back each message the SUT sends, by message kind."""
     keep_open: bool = False
     """The tester never sees the SUT close the connection."""
     tls: Callable[[ssl.SSLContext], None] | None = None
@@ -77,6 +81,7 @@ class _Rewriter:
     """Re-frames a byte stream message by message; anything it cannot parse passes through from then on."""
 
     def __init__(self, rewrite: Rewrite | None, memory: dict[str, Any]) -> None:
+        self.protocol: Protocol = memory["protocol"]
         self.rewrite = rewrite
         self.memory = memory
         self.buffer = b""
@@ -104,13 +109,17 @@ class _Rewriter:
         return out
 
     def _one(self, payload_type: int, payload: bytes) -> tuple[str, bytes]:
+        negotiated = bool(self.memory.get("negotiated"))
         try:
-            msg = decode_message(payload, payload_type)
+            msg = self.protocol.decode(payload_type, payload, negotiated=negotiated)
         except V2GError:
             return "", frame(payload_type, payload)
         assert self.rewrite is not None
         changed = self.rewrite(msg, self.memory)
-        return type(changed).__name__, frame(payload_type, encode_message(changed))
+        name = self.protocol.kind_of(changed) or type(changed).__name__
+        if name == "supportedAppProtocolRes" and self.protocol.code_of(changed).startswith("OK"):
+            self.memory["negotiated"] = True
+        return name, frame(payload_type, encode_message(changed))
 
 
 def _same(msg: Any, memory: dict[str, Any]) -> Any:
@@ -120,10 +129,10 @@ def _same(msg: Any, memory: dict[str, Any]) -> Any:
 class FaultyLink:
     """The SUT's end of a link, with the fault's rewrites, delays and keep-open applied."""
 
-    def __init__(self, inner: Link, fault: Fault) -> None:
+    def __init__(self, inner: Link, fault: Fault, protocol: Protocol = ISO20_PROTOCOL) -> None:
         self.inner = inner
         self.fault = fault
-        memory: dict[str, Any] = {}
+        memory: dict[str, Any] = {"protocol": protocol}
         self._out = _Rewriter(fault.outgoing or _same, memory) if fault.outgoing or fault.delay else None
         self._in = _Rewriter(fault.incoming, memory)
         self._closed = False

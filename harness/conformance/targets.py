@@ -101,8 +101,9 @@ class EvccTarget(Protocol):
         and whether an EVCC connected earlier in the run (then it went away)."""
         ...
 
-    async def begin(self, case_id: str, *, energy: str = "AC") -> None:
-        """Before a case (e.g. start the EVCC); ``energy`` is the -20 namespace family it is about (AC, DC)."""
+    async def begin(self, case_id: str, *, energy: str = "AC", protocol: str | None = None) -> None:
+        """Before a case (e.g. start the EVCC); ``energy`` is the energy family it is about (AC, DC) and
+        ``protocol`` its generation (``iso20``, ``iso2``, ``din``; None: the run's)."""
         ...
 
     async def accept(self, context: ssl.SSLContext | None, *, timeout: float, hints: Mapping[str, Any]) -> Connection:
@@ -339,7 +340,7 @@ class ListeningEvcc:
             return f"the EVCC went away: none connected to {endpoint} within {timeout:g} s{sdp}{started}"
         return f"no EVCC connected to {endpoint} within {timeout:g} s{sdp}{started}"
 
-    async def begin(self, case_id: str, *, energy: str = "AC") -> None:
+    async def begin(self, case_id: str, *, energy: str = "AC", protocol: str | None = None) -> None:
         await self._start()
         self.listener.drain()
         if self.command:
@@ -348,6 +349,7 @@ class ListeningEvcc:
                 V2G_CONFORMANCE_CASE=case_id,
                 V2G_CONFORMANCE_PORT=str(self.listener.endpoint.port),
                 V2G_CONFORMANCE_ENERGY=energy,
+                V2G_CONFORMANCE_PROTOCOL=protocol or "iso20",
             )
             self._process = subprocess.Popen(
                 self.command,

@@ -31,10 +31,11 @@ OFFER: Final = Offer(namespace=NS_DIN, major=2)
 # and Josev issue #157, which quotes Table 75 ("CurrentDemandRes should take 25ms"). No public source we found
 # gives DIN's CurrentDemandReq 0.5 s; that is -20's DC_ChargeLoop timeout (V2G20 table 217).
 # V2G_SECC_Sequence_Timeout is 60 s after every response [V2G-DC-443] (Josev's table; Tinkerforge's
-# esp32-firmware din70121.cpp cites the requirement), the charge loop included: DIN has no loop-specific value.
-_DEFAULT: Final = MessageTiming(evcc_timeout=2.0, secc_performance=1.5, secc_sequence=60.0)
+# esp32-firmware din70121.cpp cites the requirement), the charge loop included: DIN has no loop-specific value,
+# so no request overrides the session-wide value (Timing.secc_sequence_timeout, 60 s unless configured).
+_DEFAULT: Final = MessageTiming(evcc_timeout=2.0, secc_performance=1.5)
 _TIMING: Final = {
-    Kind.CurrentDemandReq: MessageTiming(evcc_timeout=0.25, secc_performance=0.025, secc_sequence=60.0),
+    Kind.CurrentDemandReq: MessageTiming(evcc_timeout=0.25, secc_performance=0.025),
 }
 
 GENERATION: Final = Generation(

@@ -9,10 +9,13 @@ import datetime as dt
 import json
 
 import pytest
+from cryptography import x509
 
 from harness.csms import CsmsSettings, ReferenceCsms
 from iso15118.backend.rpc import OcppVersion
 from iso15118.constants import NS_ISO2
+from iso15118.security.credentials import ContractCredentials
+from iso15118.security.iso2_cps import common_name
 from iso15118.security.pki import build_pki
 from iso15118.security.provider import LocalCps
 from iso15118.session.events import EndReason
@@ -55,6 +58,26 @@ def test_iso2_installation_through_the_csms_then_pnc(version: OcppVersion) -> No
                 if f["action"] == "Authorize" and f["direction"] == "in"
             ][-1]
             assert authorize["idToken"]["type"] == "eMAID"
+            # The next session authorizes with the installed contract (the report carries its credentials).
+            installed = next(r.values["credentials"] for r in ev.reports if r.event == "contract_installed")
+            assert isinstance(installed, ContractCredentials)
+            again, _ = await run_pair(
+                pnc_evcc(credentials=installed),
+                evse=c.backend.controller(SimpleEVSE()),
+                secc=pnc_secc(),
+                pnc=pnc(pki),
+                secc_observers=[c.backend.observer],
+            )
+            assert again.ok and "contract_installed" not in again.negotiated, again
+            token = [
+                json.loads(f["text"])[3]
+                for f in csms.records.frames("CS1")
+                if f["action"] == "Authorize" and f["direction"] == "in"
+            ][-1]["idToken"]
+            assert token == {
+                "idToken": common_name(x509.load_der_x509_certificate(installed.chain[0])),
+                "type": "eMAID",
+            }
             assert csms.records.invalid() == []
 
     asyncio.run(main())

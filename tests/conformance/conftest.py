@@ -43,18 +43,22 @@ def credentials(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Credential
     creds.close()
 
 
-def own_target(case: Case, credentials: Credentials, fault: Fault | None = None) -> OwnSecc | OwnEvcc:
+def own_target(
+    case: Case, credentials: Credentials, fault: Fault | None = None, protocol: str = "iso20"
+) -> OwnSecc | OwnEvcc:
     """Our own SUT for ``case``: over TLS when the case needs it, else in memory."""
     transport = "tls" if Need.TLS in case.needs else "memory"
     cls = OwnSecc if case.sut is SutRole.SECC else OwnEvcc
-    return cls(transport=transport, credentials=credentials, timing=SELF_TEST_TIMING, fault=fault)
+    return cls(transport=transport, credentials=credentials, timing=SELF_TEST_TIMING, fault=fault, protocol=protocol)
 
 
 async def run_against_own(case: Case, credentials: Credentials, fault: Fault | None = None) -> CaseResult:
-    """Run ``case`` against our own SUT (optionally broken by ``fault``)."""
-    target = own_target(case, credentials, fault)
+    """Run ``case`` against our own SUT (optionally broken by ``fault``), in the case's protocol (its first)."""
+    protocol = sorted(case.protocols)[0].value
+    target = own_target(case, credentials, fault, protocol)
+    config = RunConfig(credentials=credentials, timing=SELF_TEST_TIMING, protocol=protocol)
     try:
-        return await run_case(case, target, RunConfig(credentials=credentials, timing=SELF_TEST_TIMING))
+        return await run_case(case, target, config)
     finally:
         await target.aclose()
 

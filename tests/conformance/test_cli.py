@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.conformance.cases import all_cases
+from harness.conformance.cases import select_cases
 from harness.conformance.credentials import Credentials
 from tests.support.netns import free_port
 
@@ -35,7 +35,7 @@ def _junit(directory: Path) -> dict[str, str]:
 def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["conformance", "list"]) == 0
     out = capsys.readouterr().out
-    assert out.strip().endswith(f"{len(all_cases())} cases")
+    assert out.strip().endswith(f"{len(select_cases(protocol='iso20'))} cases")
     assert "SECC-SEQ-01" in out and "V2G20-1483" in out
     assert "SECC-DC-01" in out and "EVCC-DC-17" in out and "V2G20 table 217" in out
     assert main(["conformance", "list", "--sut", "evcc", "--cases", "timing", "--json"]) == 0

@@ -17,6 +17,7 @@ from harness.conformance.path import (
     session_path,
     side_kinds,
 )
+from harness.conformance.proto_iso20 import ISO20_PROTOCOL
 from harness.conformance.requests import build_request
 from harness.conformance.responses import build_response
 from iso15118.iso20.kinds import Kind
@@ -70,7 +71,7 @@ def test_kinds_from_the_profiles() -> None:
 
 
 def test_the_tester_ev_builds_with_the_library() -> None:
-    ctx = Context(profile=dc_profile(), config=RunConfig())
+    ctx = Context(profile=dc_profile(), config=RunConfig(), protocol=ISO20_PROTOCOL)
     cpd = build_request("DC_ChargeParameterDiscoveryReq", ctx, {})
     assert cpd.bpt_dc_cpd_req_energy_transfer_mode is not None  # DC_BPT selected by the profile
     ctx.values["as_if"] = {"service_id": 2}
@@ -83,7 +84,7 @@ def test_the_tester_ev_builds_with_the_library() -> None:
 
 
 def test_the_tester_secc_answers_with_the_library() -> None:
-    ctx = Context(profile=Profile(), config=RunConfig())
+    ctx = Context(profile=Profile(), config=RunConfig(), protocol=ISO20_PROTOCOL)
     sap = build_request("supportedAppProtocolReq", ctx, {})
     answered = asyncio.run(build_response(sap, ctx))
     assert str(answered.response_code) == "OK_SuccessfulNegotiation" and ctx.state is not None

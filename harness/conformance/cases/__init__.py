@@ -19,12 +19,14 @@ MODULES = (
     "secc_parameters",
     "secc_dc",
     "secc_dc_sequence",
+    "env_secc",
     "evcc_happy",
     "evcc_errors",
     "evcc_timing",
     "evcc_security",
     "evcc_parameters",
     "evcc_dc",
+    "env_evcc",
 )
 
 
@@ -42,12 +44,17 @@ def all_cases() -> tuple[Case, ...]:
     return tuple(cases)
 
 
-def select_cases(sut: SutRole | None = None, patterns: tuple[str, ...] = ()) -> tuple[Case, ...]:
-    """The cases for ``sut`` whose ID or category matches one of the shell ``patterns`` (all when none); IDs
-    are matched in upper case and categories in lower case, so ``secc-hp-01`` and ``Timing`` work too."""
+def select_cases(
+    sut: SutRole | None = None, patterns: tuple[str, ...] = (), protocol: str | None = None
+) -> tuple[Case, ...]:
+    """The cases for ``sut`` that apply to ``protocol`` (a generation name, ``iso20``, ``iso2``, ``din``; None:
+    every generation) whose ID or category matches one of the shell ``patterns`` (all when none); IDs are matched
+    in upper case and categories in lower case, so ``secc-hp-01`` and ``Timing`` work too."""
     chosen = []
     for case in all_cases():
         if sut is not None and case.sut is not sut:
+            continue
+        if protocol is not None and protocol not in {g.value for g in case.protocols}:
             continue
         if patterns and not any(
             fnmatch.fnmatchcase(case.id, p.upper()) or fnmatch.fnmatchcase(case.category.value, p.lower())

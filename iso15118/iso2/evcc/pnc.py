@@ -165,7 +165,8 @@ def after_certificate(res: Any, req: Any, v: EvccView) -> Step[EvccContext]:
     emaid = common_name(_leaf(contract))
     ctx = replace(v.ctx, contract=contract, installed=emaid, certificate_action=None)
     ctx = replace(ctx, notes=(*ctx.notes, f"contract {emaid} {'updated' if update else 'installed'}"))
-    report = Report(SessionReport(event="contract_installed", detail=emaid))
+    # The credentials travel in the report so the application keeps them for the next sessions (as for -20).
+    report = Report(SessionReport(event="contract_installed", detail=emaid, values={"credentials": contract}))
     return Step(ctx, sends=(now_send(Kind.PaymentDetailsReq),), effects=(report,))
 
 
