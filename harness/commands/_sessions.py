@@ -187,7 +187,8 @@ def summary(role: str, peer: str, outcome: SessionOutcome, *, hint: str | None =
         control = "" if mode is None else f" {_CONTROL_MODES.get(mode, mode)}"
         parts.append(f"{_energy_mode(neg)}{control}")
     elif "protocol" in neg:
-        parts.append(f"{family_of(str(neg['protocol'])) or neg['protocol']} (no service selected)")
+        family = family_of(str(neg["protocol"]))
+        parts.append(f"{family} (no service selected)" if family else "no service selected")
     if "authorization" in neg:
         parts.append(str(neg["authorization"]))
     if neg.get("resumed"):

@@ -41,13 +41,18 @@ def test_dc_only_charger_serves_dc_charge_and_refuses_an_ac_ev(pki: TestPki) -> 
     assert ", ISO 15118-20, DC dynamic, EIM, 2 loops, 2 meter readings (last: charged " in charge.stdout
     assert charge.stdout.strip().endswith(_END)
     assert ac.returncode == 1
-    assert "ended no_common_protocol Failed_NoNegotiation" in ac.stdout
+    # The AC EV's -20 offer found nothing over TLS 1.3; it went on over plain TCP with -2, where this charger
+    # offers DC only: the EV stops and says so, and why -20 was not used.
+    assert ", ISO 15118-2, no service selected, EIM, 0 loops, " in ac.stdout, ac.stdout
+    assert "not ISO 15118-20: ISO 15118-20 AC was preferred but not used: " in ac.stdout
+    assert ac.stdout.strip().endswith("not done: no AC energy transfer mode offered (the SECC offers DC_extended)")
     # The server exits 1 because one of its connections failed; it printed one line per session.
     assert code == 1, err
-    first, second = out.strip().splitlines()
+    first, second, third = out.strip().splitlines()
     session = charge.stdout.split("session ")[1][:16]
     assert f"session {session}, ISO 15118-20, DC dynamic, EIM, 2 loops" in first and first.endswith(_END)
     assert "ended no_common_protocol" in second
+    assert ", ISO 15118-2, no service selected, " in third
 
 
 def test_what_the_charger_does_not_offer_stops_the_ev_unless_it_accepts_the_fallback(
