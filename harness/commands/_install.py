@@ -5,6 +5,10 @@ the OEM provisioning key of ``--pki``) when the charger offers the service; the 
 session and is written to ``--contract DIR`` (default ``PKI/installed``) as ``contract_chain.pem`` and
 ``contract_key.pem`` (0600). ``--contract DIR`` without ``--install-certificate`` uses the contract installed
 there for PnC.
+
+The PKI is that of the EV's most preferred offered generation that has one among the ``--pki`` directories
+(-20: secp521r1 or Ed448; -2: secp256r1, ECDSA-SHA256 signatures), as for the contract it holds otherwise: an EV
+has one contract at a time.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from harness.commands._sessions import iso20_pki
 from harness.config import EvccSettings
+from harness.config_pki import load_pkis
 from iso15118.errors import ConfigError
 from iso15118.security.credentials import ContractCredentials, ProvisioningCredentials
+from iso15118.security.iso2_credentials import is_iso2_key, iso2_provisioning
+from iso15118.security.iso2_signatures import ISO2_SIGNATURE_PROFILE
 from iso15118.security.pki import load_pki
 from iso15118.security.profiles import Entity
 from iso15118.simple import SimpleEV
+from iso15118.transport.generations import Standard, standard_of
 
 __all__ = ["add_options", "apply", "save"]
 
@@ -44,43 +51,66 @@ def _der(path: Path) -> tuple[bytes, ...]:
     return tuple(c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(path.read_bytes()))
 
 
-def _directory(args: argparse.Namespace) -> Path | None:
+def _generation_pki(args: argparse.Namespace, settings: EvccSettings) -> tuple[Standard, Path] | None:
+    """The generation and PKI directory the EV installs and keeps contracts for (None: no PKI of an offered one)."""
+    pkis = load_pkis(args.pki or ())
+    for namespace in settings.evcc.offered_protocols:
+        standard = standard_of(namespace)
+        if standard is Standard.ISO20 and pkis.iso20 is not None:
+            return standard, pkis.iso20.directory
+        if standard is Standard.ISO2 and pkis.iso2 is not None:
+            return standard, pkis.iso2.directory
+    return None
+
+
+def _directory(args: argparse.Namespace, settings: EvccSettings) -> Path | None:
     if args.contract is not None:
         return Path(args.contract)
-    pki = iso20_pki(args.pki)
-    return pki / "installed" if pki is not None else None
+    found = _generation_pki(args, settings)
+    return found[1] / "installed" if found is not None else None
+
+
+def _iso20_provisioning(pki: Path) -> ProvisioningCredentials:
+    layout = load_pki(pki)
+    prov = layout[Entity.OEM_PROV_LEAF]
+    assert prov.chain_pem is not None
+    return ProvisioningCredentials(
+        chain=_der(prov.chain_pem),
+        key=serialization.load_pem_private_key(prov.key_pem.read_bytes(), password=None),
+        v2g_roots=_der(layout[Entity.V2G_ROOT].cert_pem),
+        contract_roots=_der(layout[Entity.MO_ROOT].cert_pem) + _der(layout[Entity.V2G_ROOT].cert_pem),
+    )
 
 
 def apply(args: argparse.Namespace, settings: EvccSettings) -> EvccSettings:
     """The settings with the provisioning credentials (``--install-certificate``) or the installed contract."""
     evcc = settings.evcc
-    where = _directory(args)
+    where = _directory(args, settings)
     if args.install_certificate:
-        pki = iso20_pki(args.pki)
-        if pki is None:
-            raise ConfigError("--install-certificate needs the OEM provisioning certificate: a -20 PKI (--pki)")
-        layout = load_pki(pki)
-        prov = layout[Entity.OEM_PROV_LEAF]
-        assert prov.chain_pem is not None
-        creds = ProvisioningCredentials(
-            chain=_der(prov.chain_pem),
-            key=serialization.load_pem_private_key(prov.key_pem.read_bytes(), password=None),
-            v2g_roots=_der(layout[Entity.V2G_ROOT].cert_pem),
-            contract_roots=_der(layout[Entity.MO_ROOT].cert_pem) + _der(layout[Entity.V2G_ROOT].cert_pem),
-        )
+        found = _generation_pki(args, settings)
+        if found is None:
+            raise ConfigError(
+                "--install-certificate needs the OEM provisioning certificate: the PKI (--pki) of an offered "
+                "generation (-20: `v2g pki init`; -2: `v2g pki init --profile iso2`)"
+            )
+        standard, pki = found
+        creds = iso2_provisioning(pki) if standard is Standard.ISO2 else _iso20_provisioning(pki)
         evcc = dataclasses.replace(evcc, install_certificate=True, provisioning=creds)
     elif args.contract is not None and where is not None:
         if not (where / _CHAIN).exists():
             raise ConfigError(f"{where} holds no installed contract ({_CHAIN}); install one with --install-certificate")
         chain, key = (where / _CHAIN).read_bytes(), (where / _KEY).read_bytes()
-        evcc = dataclasses.replace(evcc, credentials=ContractCredentials.from_pem(chain, key))
+        contract = ContractCredentials.from_pem(chain, key)
+        if is_iso2_key(contract.key):  # a -2 contract signs with ECDSA-SHA256 under the -2 profile
+            contract = dataclasses.replace(contract, profile=ISO2_SIGNATURE_PROFILE)
+        evcc = dataclasses.replace(evcc, credentials=contract)
     return dataclasses.replace(settings, evcc=evcc)
 
 
-def save(args: argparse.Namespace, ev: SimpleEV) -> str | None:
+def save(args: argparse.Namespace, settings: EvccSettings, ev: SimpleEV) -> str | None:
     """Write a contract installed in the session; the line to print about it (None: nothing installed)."""
     installed = [r for r in ev.reports if r.event == "contract_installed"]
-    where = _directory(args)
+    where = _directory(args, settings)
     if not installed or where is None:
         return None
     contract = installed[-1].values["credentials"]

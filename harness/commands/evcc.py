@@ -247,7 +247,7 @@ async def _session(
     if status is not None and run.outcome.negotiation is not None:
         print(f"evcc: {run.outcome.negotiation.describe()}", file=sys.stderr, flush=True)
     print(summary("evcc", str(run.endpoint), run.outcome, hint=gap.explanation), flush=True)
-    installed = _install.save(args, ev) if args is not None else None
+    installed = _install.save(args, settings, ev) if args is not None else None
     if installed is not None:
         print(installed, flush=True)
     return _exit_code(run.outcome, settings.evcc)

@@ -1,6 +1,7 @@
 """`v2g secc` and `v2g evcc` as processes in two network namespaces joined by veth (root), with SDP over the link's
 all-nodes group: ISO 15118-2 Plug & Charge over TLS 1.2 (the EV asks for TLS in SDP), ISO 15118-2 DC with EIM
-and DIN 70121 DC over plain TCP (the EV asks for none), all against one charger offering every generation with a
+and DIN 70121 DC over plain TCP (the EV asks for none), a -2 CertificateInstallation from the charger's CPS and
+the next session's PnC with the installed contract, all against one charger offering every generation with a
 -20 and a -2 PKI."""
 
 from __future__ import annotations
@@ -34,14 +35,22 @@ def pki2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return init_pki(tmp_path_factory.mktemp("veth-legacy") / "pki2", kind="iso2", now=now).directory
 
 
-@pytest.mark.timeout(240)
+def ev_common(veth: VethPair) -> list[str]:
+    """The EV's options in every run: its end of the link, three quick loops."""
+    return ["--iface", veth.if_b, "--loops", "3", "--loop-interval", "0.02"]
+
+
+@pytest.mark.timeout(300)
 def test_iso2_over_tls12_and_din_over_tcp_with_sdp_between_namespaces(
     veth: VethPair, pki: TestPki, pki2: Path, tmp_path: Path
 ) -> None:
     pki20 = str(pki.layout.directory)
     charger = ["--iface", veth.if_a, "--pki", pki20, "--pki", str(pki2), "--auth", "eim", "pnc"]
+    charger += ["--cps", pki20, "--cps", str(pki2)]
+    installed = tmp_path / "installed"
+    iso2_pnc = [*ev_common(veth), "--protocols", "iso2", "--pki", str(pki2), "--auth", "pnc"]
     keys = tmp_path / "ev.keys"
-    ev = ["--iface", veth.if_b, "--loops", "3", "--loop-interval", "0.02"]
+    ev = ev_common(veth)
     with cli.secc(charger, prefix=ns_command(veth.ns_a, [])) as secc:
         runs = {
             "iso2 pnc": cli.evcc(
@@ -50,6 +59,10 @@ def test_iso2_over_tls12_and_din_over_tcp_with_sdp_between_namespaces(
             ),
             "iso2 dc": cli.evcc([*ev, "--protocols", "iso2", "--energy", "dc"], prefix=ns_command(veth.ns_b, [])),
             "din": cli.evcc([*ev, "--protocols", "din"], prefix=ns_command(veth.ns_b, [])),
+            "iso2 install": cli.evcc(
+                [*iso2_pnc, "--install-certificate", "--contract", str(installed)], prefix=ns_command(veth.ns_b, [])
+            ),
+            "iso2 installed": cli.evcc([*iso2_pnc, "--contract", str(installed)], prefix=ns_command(veth.ns_b, [])),
         }
         secc.proc.send_signal(signal.SIGTERM)
         code, out, err = cli.finish(secc)
@@ -59,21 +72,27 @@ def test_iso2_over_tls12_and_din_over_tcp_with_sdp_between_namespaces(
         "iso2 pnc": ("ISO 15118-2, AC, PnC, 3 loops", "tls1.2"),
         "iso2 dc": ("ISO 15118-2, DC, EIM, 3 loops", "tcp"),
         "din": ("DIN 70121, DC, EIM, 3 loops", "tcp"),
+        "iso2 install": ("ISO 15118-2, AC, PnC, 3 loops", "tls1.2"),
+        "iso2 installed": ("ISO 15118-2, AC, PnC, 3 loops", "tls1.2"),
     }
     lines = out.strip().splitlines()
     assert code == 0, err
-    assert len(lines) == 3, lines
+    assert len(lines) == 5, lines
     for line, (name, (words, transport)) in zip(lines, expected.items(), strict=True):
         run = runs[name]
         assert run.returncode == 0, (name, run.stdout, run.stderr)
         # SDP over ff02::1 on the veth found the charger; TCP went to its link-local address with the scope id.
         assert run.stdout.startswith(f"evcc [{veth.lladdr_a}%{veth.if_b}]:"), run.stdout
         session = run.stdout.split("session ")[1][:16]
-        assert f"session {session}, {words}" in run.stdout and run.stdout.strip().endswith(_END)
+        assert f"session {session}, {words}" in run.stdout and _END in run.stdout.splitlines()[0]
         assert f"evcc: SupportedAppProtocol over {transport}: offered " in run.stderr, run.stderr
         assert line.startswith(f"secc [{veth.lladdr_b}]:") and f"session {session}, {words}" in line, line
         assert line.endswith(_END)
     # The -2 PnC session asked for TLS in SDP and ran over TLS 1.2: TLS 1.2 secrets, no TLS 1.3 ones.
     log = keys.read_text()
     assert "CLIENT_RANDOM " in log and "CLIENT_TRAFFIC_SECRET_0" not in log
-    assert err.count("SupportedAppProtocol over tls1.2: ") == 1 and err.count("SupportedAppProtocol over tcp: ") == 2
+    assert err.count("SupportedAppProtocol over tls1.2: ") == 3 and err.count("SupportedAppProtocol over tcp: ") == 2
+    # The EV installed a contract from the charger's -2 CPS and kept it; the next session paid with it.
+    assert f"installed in {installed}" in runs["iso2 install"].stdout, runs["iso2 install"].stdout
+    assert (installed / "contract_chain.pem").exists() and (installed / "contract_key.pem").stat().st_mode & 0o077 == 0
+    assert "contract_installed" not in runs["iso2 installed"].stdout
