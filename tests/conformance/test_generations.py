@@ -103,3 +103,15 @@ def test_the_cli_runs_a_generation(tmp_path: Path, capsys: pytest.CaptureFixture
         main([*args, "--cases", "SECC-SEQ-01"])  # a -20 case is no -2 case
     assert usage.value.code == 2
     assert "matches no secc case ID or category of --protocol iso2" in capsys.readouterr().err
+
+
+def test_the_tester_charger_offers_both_ac_modes_of_iso2(credentials: Credentials) -> None:
+    """An EV that charges on three phases only (Josev's -2 EVCC by default) finds its mode: the tester SECC's AC
+    charger has three phases and offers AC_three_phase_core besides single phase."""
+    (case,) = [c for c in _ALL if c.id == "EVCC-ISO2-HP-01"]
+    result = asyncio.run(run_against_own(case, credentials, None))
+    assert result.verdict is Verdict.PASS, describe(result)
+    (offer,) = [e.decoded for e in result.trace if e.direction == "tx" and e.text == "ServiceDiscoveryRes"]
+    assert offer is not None
+    modes = offer["V2G_Message"]["Body"]["ServiceDiscoveryRes"]["ChargeService"]["SupportedEnergyTransferMode"]
+    assert set(modes["EnergyTransferMode"]) == {"AC_single_phase_core", "AC_three_phase_core"}
