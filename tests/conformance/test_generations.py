@@ -15,6 +15,7 @@ import pytest
 
 from harness.cli import main
 from harness.conformance.cases import select_cases
+from harness.conformance.checks import NotApplicable
 from harness.conformance.credentials import Credentials
 from harness.conformance.faulty import PROOF, fault
 from harness.conformance.model import Case, CaseResult, SutRole, Verdict
@@ -115,3 +116,22 @@ def test_the_tester_charger_offers_both_ac_modes_of_iso2(credentials: Credential
     assert offer is not None
     modes = offer["V2G_Message"]["Body"]["ServiceDiscoveryRes"]["ChargeService"]["SupportedEnergyTransferMode"]
     assert set(modes["EnergyTransferMode"]) == {"AC_single_phase_core", "AC_three_phase_core"}
+
+
+@pytest.mark.parametrize(("generation", "enum"), [("iso2", "EnergyTransferMode"), ("din", "EVRequestedEnergyTransfer")])
+def test_the_mode_not_offered_is_read_from_the_offer(generation: str, enum: str) -> None:
+    """SECC-*-PAR-04 asks for an AC mode the SUT's ServiceDiscoveryRes did not list (Josev's -2 SECC lists
+    AC_three_phase_core besides DC_extended), and is inconclusive against a SUT that lists every AC mode."""
+    from types import SimpleNamespace
+
+    from harness.conformance.cases.env_secc import _not_offered
+    from harness.conformance.generations import protocol_of
+
+    pick = _not_offered(enum)
+    ctx = SimpleNamespace(
+        protocol=protocol_of(generation), values={"offered_modes": ("DC_extended", "AC_three_phase_core")}
+    )
+    assert str(pick(ctx)) == "AC_single_phase_core"
+    ctx.values["offered_modes"] = ("AC_single_phase_core", "AC_three_phase_core")
+    with pytest.raises(NotApplicable, match="offers every AC energy transfer mode"):
+        pick(ctx)
