@@ -13,6 +13,9 @@ with TLS, TLS 1.3 for -20 (the policy's ``tls``) and then, should that handshake
 (``tls_iso2``); without TLS, plain TCP for the protocols valid over it (-2, DIN; -20 only in tolerant mode). A
 target given without SDP is tried the same way, with plain TCP last. Each fallback is logged and ends up in the
 session's negotiation record, so a -20 session is never replaced by another generation silently.
+When SupportedAppProtocol over TLS finds nothing in common and a protocol withheld from that connection runs over
+plain TCP (an EV offering DIN 70121 at a DIN-only charger that answered TLS in SDP), the EVCC asks SDP for plain
+TCP (or, with a target, connects to it without TLS) and runs the session there; the reason is a fallback too.
 
 With ``slac=True`` it first matches with the EVSE over the interface (ISO 15118-3). TCP problems raise
 :class:`OSError`, TLS problems :class:`~iso15118.errors.SecurityError` -- including a refusal of the vehicle
@@ -36,7 +39,7 @@ from iso15118.security.tls import HandshakeInfo, TlsConfig, TlsMode, evcc_contex
 from iso15118.session.connection import Role, SessionConfig
 from iso15118.session.events import EndReason
 from iso15118.transport.driver import Clock, Observer, SessionOutcome
-from iso15118.transport.generations import Standard, Transport, standard_of, transport_of
+from iso15118.transport.generations import Standard, Transport, describe_namespace, standard_of, transport_of
 from iso15118.transport.negotiation import ConnectionTerms
 from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.runner import run_evcc_session
@@ -222,31 +225,41 @@ async def run_evcc(
         raise _no_attempt(sdp_result.response.security if sdp_result else wanted, wanted, policy.tolerant)
     contexts = {Transport.TLS13: context, Transport.TLS12: context_iso2}
     fallbacks: list[str] = []
-    for number, attempt in enumerate(attempts, start=1):
-        started_at = clock()
-        try:
-            link = await _connect(config, endpoint, attempt, contexts, clock)
-            break
-        except SecurityError as exc:
-            if number == len(attempts):
-                raise
-            fallbacks.append(f"{attempt.describe()} failed: {exc}")
-            log.warning("EVCC: %s; trying %s", fallbacks[-1], attempts[number].describe())
-    terms = ConnectionTerms(transport=transport_of(link.tls), policy=policy)
-    outcome = await run_evcc_session(
-        link,
-        controller,
-        evcc,
-        session_config=policy.session_config(session_config),
-        clock=clock,
-        observers=observers,
-        on_start=on_start,
-        terms=terms,
-        earlier=fallbacks,
-    )
-    refused = link.failure()
-    if refused is not None and outcome.ended.reason is EndReason.CONNECTION_LOST:
-        raise SecurityError(f"the SECC {endpoint} ended the TLS connection: {refused}")
+    link, started_at = await _connect_any(config, endpoint, attempts, contexts, clock, fallbacks)
+
+    async def session(link: TcpLink) -> SessionOutcome:
+        terms = ConnectionTerms(transport=transport_of(link.tls), policy=policy)
+        outcome = await run_evcc_session(
+            link,
+            controller,
+            evcc,
+            session_config=policy.session_config(session_config),
+            clock=clock,
+            observers=observers,
+            on_start=on_start,
+            terms=terms,
+            earlier=fallbacks,
+        )
+        refused = link.failure()
+        if refused is not None and outcome.ended.reason is EndReason.CONNECTION_LOST:
+            raise SecurityError(f"the SECC {endpoint} ended the TLS connection: {refused}")
+        return outcome
+
+    outcome = await session(link)
+    why = _plain_tcp_would_help(outcome, policy)
+    if why is not None:
+        # A protocol withheld from the TLS connection runs over plain TCP: ask for it, as an EV that offers DIN
+        # 70121 must to reach a DIN-only charger that nevertheless answers TLS in SDP (Josev's SECC does).
+        fallbacks.append(why)
+        if config.target is None:
+            log.warning("EVCC: %s; asking SDP for plain TCP", why)
+            endpoint, sdp_result = await _discover(config, SdpSecurity.NONE)
+        else:
+            log.warning("EVCC: %s; trying plain TCP", why)
+        if sdp_result is None or sdp_result.response.security is SdpSecurity.NONE:
+            started_at = clock()
+            link = await _connect(config, endpoint, Attempt(transport=Transport.TCP), contexts, clock)
+            outcome = await session(link)
     return EvccRun(
         endpoint=endpoint,
         tls=link.tls,
@@ -256,6 +269,45 @@ async def run_evcc(
         slac=slac_result,
         fallbacks=tuple(fallbacks),
     )
+
+
+def _plain_tcp_would_help(outcome: SessionOutcome, policy: TransportPolicy) -> str | None:
+    """Why a plain TCP connection should follow a TLS one: SupportedAppProtocol found nothing in common and a
+    protocol was withheld from the TLS connection that plain TCP admits (DIN 70121; -2 withheld from TLS 1.3).
+    None: no such case."""
+    record = outcome.negotiation
+    if outcome.ended.reason is not EndReason.NO_PROTOCOL or record is None or record.transport in (None, Transport.TCP):
+        return None
+    over_tcp = [ns for ns, _ in record.withheld if policy.admits(standard_of(ns), Transport.TCP).allowed]
+    if not over_tcp:
+        return None
+    names = ", ".join(describe_namespace(ns) for ns in over_tcp)
+    return (
+        f"SupportedAppProtocol over {record.transport} found no common protocol ({record.response_code}); "
+        f"{names} can run over plain TCP"
+    )
+
+
+async def _connect_any(
+    config: EvccClientConfig,
+    endpoint: Endpoint,
+    attempts: Sequence[Attempt],
+    contexts: dict[Transport, ssl.SSLContext | None],
+    clock: Clock,
+    fallbacks: list[str],
+) -> tuple[TcpLink, float]:
+    """The first of ``attempts`` that connects, and when its TCP connect began; each failure before it is
+    logged and added to ``fallbacks``."""
+    for number, attempt in enumerate(attempts, start=1):
+        started_at = clock()
+        try:
+            return await _connect(config, endpoint, attempt, contexts, clock), started_at
+        except SecurityError as exc:
+            if number == len(attempts):
+                raise
+            fallbacks.append(f"{attempt.describe()} failed: {exc}")
+            log.warning("EVCC: %s; trying %s", fallbacks[-1], attempts[number].describe())
+    raise AssertionError("no connection attempt")  # plan_attempts() returned none: refused before
 
 
 async def _connect(

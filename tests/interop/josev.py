@@ -26,7 +26,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +47,7 @@ __all__ = [
     "logged_messages",
     "make_pki",
     "peer_cache",
+    "physical",
     "rational",
     "require_java",
     "secc_env",
@@ -235,18 +236,22 @@ def evcc_config(*, tls: bool, loops: int) -> dict[str, Any]:
     }
 
 
-def example_evcc_config(python: Path, name: str, *, tls: bool, loops: int) -> dict[str, Any]:
-    """One of the EVCC configurations Josev ships (``iso15118/shared/examples/evcc/iso15118_20/NAME``, e.g.
-    ``evcc_config_dc.json``) with TLS enforced or plain TCP, ``loops`` charge-loop requests and one SDP cycle."""
-    path = _package_dir(python) / "shared" / "examples" / "evcc" / "iso15118_20" / name
+def example_evcc_config(
+    python: Path, name: str, *, tls: bool | None = None, loops: int | None = None
+) -> dict[str, Any]:
+    """One of the EVCC configurations Josev ships, ``iso15118/shared/examples/evcc/NAME`` (a bare file name is one
+    of ``iso15118_20/``, e.g. ``evcc_config_dc.json``; ``DIN/evcc_config.json``, ``iso15118_2/...``), with one SDP
+    cycle and no certificate installation; ``tls`` (enforced or plain TCP) and ``loops`` (charge-loop requests)
+    replace the shipped values when given."""
+    folder = "" if "/" in name else "iso15118_20/"
+    path = _package_dir(python) / "shared" / "examples" / "evcc" / f"{folder}{name}"
     config: dict[str, Any] = json.loads(path.read_text())
-    return config | {
-        "isCertInstallNeeded": False,
-        "useTls": tls,
-        "enforceTls": tls,
-        "chargeLoopCycle": loops,
-        "sdpRetryCycles": 1,
-    }
+    config |= {"isCertInstallNeeded": False, "sdpRetryCycles": 1}
+    if tls is not None:
+        config |= {"useTls": tls, "enforceTls": tls}
+    if loops is not None:
+        config["chargeLoopCycle"] = loops
+    return config
 
 
 # ---- processes ------------------------------------------------------------------------------------------
@@ -387,11 +392,14 @@ class JosevProcess:
 # ---- logs -----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LoggedMessage:
-    """A message as Josev logged it: ``sent`` (about to encode) or ``received`` (decoded), in its JSON form."""
+    """A message as Josev logged it: ``sent`` (about to encode) or ``received`` (decoded), in its JSON form; a DIN
+    70121 or -2 ``V2G_Message`` is named by its Body element (``CurrentDemandRes``), whose content is ``body``."""
 
     direction: str
     name: str
     body: dict[str, Any]
+    header: dict[str, Any] = field(default_factory=dict)
+    """DIN 70121 and -2: the V2G_Message's Header (-20 messages keep theirs in ``body``)."""
 
 
 _LOGGED = re.compile(r"(Decoded message|Message to encode) \(ns=[^)]*\): (\{.*\})\s*$")
@@ -410,10 +418,20 @@ def logged_messages(text: str) -> list[LoggedMessage]:
             continue
         name = next(iter(data))
         direction = "received" if found.group(1) == "Decoded message" else "sent"
-        out.append(LoggedMessage(direction, name, data[name]))
+        if name == "V2G_Message" and data[name].get("Body"):
+            header, body = data[name].get("Header", {}), data[name]["Body"]
+            inner = next(iter(body))
+            out.append(LoggedMessage(direction, inner, body[inner], header))
+        else:
+            out.append(LoggedMessage(direction, name, data[name]))
     return out
 
 
 def rational(value: Mapping[str, int]) -> float:
     """A RationalNumber in Josev's JSON form (``{"Exponent": e, "Value": v}``) as a float."""
     return float(value["Value"]) * 10.0 ** int(value["Exponent"])
+
+
+def physical(value: Mapping[str, Any]) -> float:
+    """A DIN 70121 / -2 PhysicalValue in Josev's JSON form (``{"Value": v, "Multiplier": m, "Unit": u}``)."""
+    return float(value["Value"]) * 10.0 ** int(value["Multiplier"])

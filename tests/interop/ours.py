@@ -20,13 +20,38 @@ from typing import Any
 from harness.netns import join_result, run_in_netns
 from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import EVController, EVSEController
+from iso15118.din.profile import DIN
+from iso15118.envelope.states import body_of
+from iso15118.iso2.profile import ISO2
 from iso15118.iso20.services import loop_request_mode, loop_target_power
 from iso15118.messages.units import value_of
-from iso15118.session.events import Event, MessageReceived, MessageSent, ResponseReceived
+from iso15118.profiles import Pnc
+from iso15118.session.events import (
+    Event,
+    MessageReceived,
+    MessageSent,
+    ResponseReceived,
+    SchemaDeviationTolerated,
+)
 from iso15118.transport.evcc_client import EvccClientConfig, EvccRun, run_evcc
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
+from tests.interop.josev import JosevProcess
 
-__all__ = ["OurSecc", "Timeline", "run_our_evcc"]
+__all__ = ["OurSecc", "Timeline", "body", "kind_name", "run_our_evcc", "serve_josev_evcc"]
+
+
+def kind_name(message: Any) -> str:
+    """A message's kind: the Body element of a DIN 70121 or -2 ``V2G_Message`` (``CurrentDemandReq``), else its
+    class name (-20 messages, SupportedAppProtocol)."""
+    module = type(message).__module__
+    profile = DIN if module.endswith(".din") else ISO2 if module.endswith(".iso2") else None
+    kind = profile.kind_of(message) if profile is not None else None
+    return str(kind) if kind is not None else type(message).__name__
+
+
+def body(message: Any) -> Any:
+    """The Body element of a DIN 70121 or -2 message (the message itself for -20)."""
+    return body_of(message) if kind_name(message) != type(message).__name__ else message
 
 
 @dataclass
@@ -35,6 +60,8 @@ class Timeline:
 
     messages: list[tuple[float, str, Any]] = field(default_factory=list)
     elapsed: list[tuple[str, float]] = field(default_factory=list)
+    tolerated: list[SchemaDeviationTolerated] = field(default_factory=list)
+    """Schema deviations tolerant decoding let pass (none in strict mode: it ends the session instead)."""
 
     async def observe(self, event: Event, *, role: str, peer: str) -> None:
         if isinstance(event, MessageSent):
@@ -42,24 +69,33 @@ class Timeline:
         elif isinstance(event, MessageReceived):
             self.messages.append((event.at, "received", event.message))
         if isinstance(event, ResponseReceived):
-            self.elapsed.append((type(event.message).__name__, event.elapsed))
+            self.elapsed.append((kind_name(event.message), event.elapsed))
+        if isinstance(event, SchemaDeviationTolerated):
+            self.tolerated.append(event)
 
     def kinds(self, direction: str) -> list[str]:
-        """The message names sent or received, in order."""
-        return [type(msg).__name__ for _, d, msg in self.messages if d == direction]
+        """The message kinds sent or received, in order (:func:`kind_name`)."""
+        return [kind_name(msg) for _, d, msg in self.messages if d == direction]
+
+    def response_times(self, kind: str) -> list[float]:
+        """EVCC side: seconds from each request to its response of ``kind`` (e.g. ``CurrentDemandRes``)."""
+        return [round(t, 3) for name, t in self.elapsed if name == kind]
 
     def loop_response_times(self, family: str = "AC") -> list[float]:
         """EVCC side: seconds from each AC_ (or DC_) ChargeLoopReq to its response."""
-        return [round(t, 3) for kind, t in self.elapsed if kind == f"{family}_ChargeLoopRes"]
+        return self.response_times(f"{family}_ChargeLoopRes")
 
-    def loop_gaps(self, family: str = "AC") -> list[float]:
-        """SECC side: seconds from each AC_ (or DC_) ChargeLoopRes sent to the next loop request received."""
+    def loop_gaps(self, family: str = "AC", *, loop: str | None = None) -> list[float]:
+        """SECC side: seconds from each AC_ (or DC_) ChargeLoopRes sent to the next loop request received;
+        ``loop`` names another loop request (``CurrentDemandReq``, ``ChargingStatusReq``)."""
+        request = loop or f"{family}_ChargeLoopReq"
+        response = request[: -len("Req")] + "Res"
         gaps, last = [], None
         for at, direction, msg in self.messages:
-            kind = type(msg).__name__
-            if direction == "sent" and kind == f"{family}_ChargeLoopRes":
+            kind = kind_name(msg)
+            if direction == "sent" and kind == response:
                 last = at
-            elif direction == "received" and kind == f"{family}_ChargeLoopReq" and last is not None:
+            elif direction == "received" and kind == request and last is not None:
                 gaps.append(round(at - last, 3))
                 last = None
         return gaps
@@ -82,11 +118,11 @@ class Timeline:
         return out
 
     def of_kind(self, direction: str, kind: str) -> list[Any]:
-        """The messages named ``kind`` sent or received, in order."""
-        return self._of_kind(direction, kind)
+        """The messages (DIN 70121 and -2: their Body elements) of ``kind`` sent or received, in order."""
+        return [body(msg) for msg in self._of_kind(direction, kind)]
 
     def _of_kind(self, direction: str, kind: str) -> list[Any]:
-        return [msg for _, d, msg in self.messages if d == direction and type(msg).__name__ == kind]
+        return [msg for _, d, msg in self.messages if d == direction and kind_name(msg) == kind]
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -125,8 +161,10 @@ class OurSecc:
         secc: SeccConfig,
         *,
         timeout: float,
+        pnc: Pnc | None = None,
     ) -> None:
         self.timeline = Timeline()
+        self._pnc = pnc
         self._namespace = namespace
         self._config = config
         self._controller = controller
@@ -138,7 +176,9 @@ class OurSecc:
         self._box: list[ConnectionReport | None] = []
 
     async def _serve(self) -> ConnectionReport | None:
-        server = SeccServer(self._config, lambda: self._controller, secc=self._secc, observers=[self.timeline])
+        server = SeccServer(
+            self._config, lambda: self._controller, secc=self._secc, pnc=self._pnc, observers=[self.timeline]
+        )
         async with server:
             self._ready.set()
             report = asyncio.ensure_future(server.next_report())
@@ -172,3 +212,28 @@ class OurSecc:
         """The connection's report (None when aborted or timed out); waits for the thread."""
         assert self._thread is not None
         return join_result(self._thread, self._box, self._timeout + 15)
+
+
+def serve_josev_evcc(
+    ours: OurSecc, josev: JosevProcess, *, exit_wait: float
+) -> tuple[ConnectionReport | None, int | None, float]:
+    """Our SECC serving one session of Josev's EVCC: (our report, Josev's exit code, seconds from Josev's start).
+
+    Josev exits ~5 s after SessionStopRes; ``exit_wait`` bounds the wait for that (0: do not wait). When it exits
+    with an error first (its SDP failed...), our SECC stops waiting; after a failed session it hangs instead (J17)
+    and is stopped here either way."""
+    ours.start()
+    started = time.monotonic()
+    try:
+        josev.start()
+        while not ours.finished:
+            if josev.returncode is not None and josev.returncode != 0:
+                ours.abort()  # Josev gave up: do not wait for the session timeout
+            time.sleep(0.1)
+        report = ours.report()
+        exit_code = josev.wait(exit_wait) if exit_wait else None
+        took = time.monotonic() - started
+    finally:
+        ours.abort()
+        josev.stop()
+    return report, exit_code, took

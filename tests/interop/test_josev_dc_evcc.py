@@ -19,7 +19,6 @@ Finished, at whatever voltage our charger reached) and 5 DC_WeldingDetectionReq.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from iso15118.transport.policy import Deviation, TransportPolicy
 from iso15118.transport.secc_server import ConnectionReport, SeccServerConfig
 from tests.interop.conftest import PeerLogs
 from tests.interop.josev import JosevPki, JosevProcess, evcc_env, example_evcc_config, logged_messages, rational
-from tests.interop.ours import OurSecc, spread
+from tests.interop.ours import OurSecc, serve_josev_evcc, spread
 from tests.support.netns import veth_or_skip
 
 pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.timeout(300)]
@@ -98,20 +97,7 @@ def _run(
         args=(str(config_file),),
     )
     peer_logs.add(josev)
-    ours.start()
-    started = time.monotonic()
-    try:
-        josev.start()
-        while not ours.finished:
-            if josev.returncode is not None and josev.returncode != 0:
-                ours.abort()  # Josev gave up (e.g. SDP failed): do not wait for the session timeout
-            time.sleep(0.1)
-        report = ours.report()
-        exit_code = josev.wait(exit_wait) if exit_wait else None
-        took = time.monotonic() - started
-    finally:
-        ours.abort()
-        josev.stop()
+    report, exit_code, took = serve_josev_evcc(ours, josev, exit_wait=exit_wait)
     return report, ours, josev, exit_code, took
 
 

@@ -181,3 +181,49 @@ async def test_an_iso20_ev_falls_back_to_din_after_a_refused_handshake(pkis: Pki
     record = run.outcome.negotiation
     assert record is not None and record.chosen == NS_DIN and record.downgrade is not None
     assert run.fallbacks[0] in record.downgrade and "V2G20-1264" in record.downgrade
+
+
+@pytest.mark.asyncio
+async def test_an_iso20_ev_asks_for_plain_tcp_when_tls_found_no_common_protocol(
+    pkis: Pkis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A DIN-only charger that still answers TLS in SDP (Josev's does): SupportedAppProtocol over TLS 1.3 offers
+    -20 only and fails; the EV then asks SDP for plain TCP and runs DIN, saying why."""
+    caplog.set_level(logging.INFO)
+    sdp_port = free_port(udp=True)
+    policy = TransportPolicy(tls=pkis.iso20.secc_tls())
+    config = SeccServerConfig(policy=policy, listen="::1", iface="lo", sdp=True, sdp_port=sdp_port)
+    async with SeccServer(config, SimpleEVSE, secc=DIN_SECC) as server:
+        client = EvccClientConfig(
+            policy=TransportPolicy(tls=pkis.iso20.evcc_tls()), iface="lo", sdp_destination="::1", sdp_port=sdp_port
+        )
+        run = await run_evcc(client, SimpleEV(), EvccConfig(**DC_EV, protocols=(NS_ISO20_DC, NS_DIN)))
+        refused = await asyncio.wait_for(server.next_report(), TIMEOUT)
+        served = await asyncio.wait_for(server.next_report(), TIMEOUT)
+    assert refused.outcome is not None and refused.outcome.negotiation is not None
+    assert refused.outcome.negotiation.response_code == "Failed_NoNegotiation" and refused.tls is not None
+    assert run.ok and served.ok and run.tls is None and served.tls is None
+    assert run.sdp is not None and run.sdp.response.security is SdpSecurity.NONE  # the second SDP request's answer
+    why = (
+        "SupportedAppProtocol over tls1.3 found no common protocol (Failed_NoNegotiation); "
+        "DIN 70121 can run over plain TCP"
+    )
+    assert run.fallbacks == (why,)
+    record = run.outcome.negotiation
+    assert record is not None and (record.transport, record.chosen) == (Transport.TCP, NS_DIN)
+    assert record.downgrade is not None and why in record.downgrade
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"EVCC: {why}; asking SDP for plain TCP" in warned
+
+
+@pytest.mark.asyncio
+async def test_no_plain_tcp_retry_when_nothing_offered_runs_over_it(pkis: Pkis) -> None:
+    """An EV offering -20 only gets the failed negotiation as it is: plain TCP would not help it."""
+    config = SeccServerConfig(policy=TransportPolicy(tls=pkis.iso20.secc_tls()), listen="::1")
+    async with SeccServer(config, SimpleEVSE, secc=DIN_SECC) as server:
+        client = EvccClientConfig(policy=TransportPolicy(tls=pkis.iso20.evcc_tls()), target=str(server.endpoint))
+        run = await run_evcc(client, SimpleEV(), EvccConfig(**DC_EV, protocols=(NS_ISO20_DC,)))
+        refused = await asyncio.wait_for(server.next_report(), TIMEOUT)
+    assert not run.ok and run.fallbacks == () and run.tls is not None
+    assert run.outcome.negotiation is not None and run.outcome.negotiation.response_code == "Failed_NoNegotiation"
+    assert refused.outcome is not None and not refused.ok
