@@ -26,7 +26,6 @@ from typing import Any
 import pytest
 
 from harness.netns import VethPair, ns_command, veth_pair
-from tests.conformance.josev_setup import shipped_evcc_config
 from tests.interop.josev import (
     JosevPki,
     JosevProcess,
@@ -34,6 +33,7 @@ from tests.interop.josev import (
     ensure_josev,
     evcc_config,
     evcc_env,
+    example_evcc_config,
     make_pki,
     require_java,
     secc_env,
@@ -89,7 +89,7 @@ GENERATIONS = (
         secc_protocols="ISO_15118_2",
         secc_caps="dc,pause,reconnect",
         evcc_caps="dc,reconnect",
-        evcc_config=lambda python: shipped_evcc_config(python, "iso15118_2/evcc_config_eim_dc.json"),
+        evcc_config=lambda python: example_evcc_config(python, "iso15118_2/evcc_config_eim_dc.json"),
         secc_expected={
             "SECC-ISO2-SID-03": "pass",
             "SECC-ISO2-HP-01": "fail",  # ChargingStatusRes EVSEMaxCurrent 300 A, 32 A announced
@@ -107,7 +107,7 @@ GENERATIONS = (
         secc_protocols="DIN_SPEC_70121",
         secc_caps="dc,reconnect",
         evcc_caps="dc,reconnect",
-        evcc_config=lambda python: shipped_evcc_config(python, "DIN/evcc_config.json"),
+        evcc_config=lambda python: example_evcc_config(python, "DIN/evcc_config.json"),
         secc_expected={
             "SECC-DIN-SID-04": "pass",
             "SECC-DIN-HP-01": "fail",  # PMaxSchedule of 3600 s, not 24 h
