@@ -93,7 +93,6 @@ GENERATIONS = (
         secc_expected={
             "SECC-ISO2-SID-03": "pass",
             "SECC-ISO2-HP-01": "fail",  # ChargingStatusRes EVSEMaxCurrent 300 A, 32 A announced
-            "SECC-ISO2-HP-02": "skip",  # its DC window is 40-40 V: no 400 V battery charges there
             "SECC-ISO2-PAR-02": "fail",  # OK to an EV whose maximum (10 V) is below its minimum (40 V)
             "SECC-ISO2-PAR-04": "fail",  # no answer to a mode it did not offer (V2GMessageValidationError)
         },
@@ -109,12 +108,11 @@ GENERATIONS = (
         evcc_caps="dc,reconnect",
         evcc_config=lambda python: example_evcc_config(python, "DIN/evcc_config.json"),
         secc_expected={
-            "SECC-DIN-SID-04": "pass",
+            "SECC-DIN-SID-03": "pass",
             "SECC-DIN-HP-01": "fail",  # PMaxSchedule of 3600 s, not 24 h
             "SECC-DIN-SEQ-04": "fail",  # FAILED_SequenceError ChargeParameterDiscoveryRes without SAScheduleList
             "SECC-DIN-PAR-02": "fail",  # OK to an EV whose maximum (10 V) is below its minimum (40 V)
             "SECC-DIN-PAR-04": "fail",  # no answer to an AC EVRequestedEnergyTransferType
-            "SECC-DIN-PAR-05": "skip",  # its window is 40-40 V: no 400 V battery charges there
         },
         evcc_expected={
             "EVCC-DIN-SEQ-02": "pass",
