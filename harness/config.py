@@ -31,17 +31,20 @@ from typing import Any, TypeVar
 
 from cryptography import x509
 
-from harness.config_tls import TlsFiles, contract_credentials, evccid_of, policy, read_certificates, tls_config
-from harness.protocols import evcc_protocols, secc_offer
+from harness.config_pki import evcc_contract, iso2_tls, iso20_tls, load_pkis, speaks
+from harness.config_tls import TlsFiles, evccid_of, policy, read_certificates, tls_config
+from harness.protocols import PROTOCOLS, evcc_protocols, secc_offer
 from iso15118.config import EVCC_CHOICES, SECC_CHOICES, EvccConfig, SeccConfig
+from iso15118.controller import ChargeDirection
 from iso15118.errors import ConfigError
 from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT, FAMILY_SERVICES
-from iso15118.security.pki import load_pki
+from iso15118.security.pki import PkiLayout
 from iso15118.security.profiles import CONTRACT_ANCHORS, SECC_ANCHORS, VEHICLE_ANCHORS, Entity
 from iso15118.session.connection import Role
 from iso15118.session.selection import EnergyFamily
 from iso15118.simple import SimpleEVConfig, SimpleEVSEConfig
 from iso15118.transport.evcc_client import EvccClientConfig
+from iso15118.transport.generations import Standard
 from iso15118.transport.secc_server import SeccServerConfig
 
 __all__ = [
@@ -68,7 +71,8 @@ class _Common:
     tls: bool = True
     """False: plain TCP (tolerant mode only) [V2G20-1264]."""
     timing_scale: float | None = None
-    pki: Path | None = None
+    pki: tuple[Path, ...] = ()
+    """`v2g pki init` directories, at most one per generation (:mod:`harness.config_pki`)."""
     keylog: Path | None = None
     trace: Path | None = None
     journal: Path | None = None
@@ -121,7 +125,11 @@ class SeccSettings:
     secc: SeccConfig
     evse: SimpleEVSEConfig
     pnc_roots: tuple[Path, ...]
-    """MO roots for the PncVerifier (empty: PnC not offered)."""
+    """MO roots for the -20 PncVerifier (empty: -20 PnC not offered)."""
+    iso2_pki: PkiLayout | None = None
+    """The -2 PKI when -2 is offered: TLS 1.2, and its MO root and contract pool for -2 PnC."""
+    notes: tuple[str, ...] = ()
+    """What was left out of the offer, and why."""
     once: bool = False
     trace: Path | None = None
     journal: Path | None = None
@@ -138,6 +146,8 @@ class EvccSettings:
     client: EvccClientConfig
     evcc: EvccConfig
     ev: SimpleEVConfig
+    notes: tuple[str, ...] = ()
+    """What was left out of the offer, and why."""
     trace: Path | None = None
     journal: Path | None = None
 
@@ -325,6 +335,12 @@ def _tls_options(runtime: _Common, environ: Mapping[str, str] | None) -> dict[st
 
 
 # ---- the two loaders -------------------------------------------------------------------------------------
+def _listed(values: _Values, key: str) -> None:
+    """A single value where an array is allowed (``pki = "pki"``) as a one-item array."""
+    if isinstance(values.data.get(key), str | Path):
+        values.data[key] = [values.data[key]]
+
+
 def load_secc_settings(
     path: Path | None,
     overrides: Overrides | None = None,
@@ -334,27 +350,47 @@ def load_secc_settings(
     energy: Sequence[EnergyFamily] | None = None,
 ) -> SeccSettings:
     """The SECC's settings from a TOML file (or none) and command-line ``overrides``; ``protocols`` and
-    ``energy`` (command-line names) replace the offered namespaces and narrow the services."""
+    ``energy`` (command-line names) replace the offered generations (default: the file's, else all three) and
+    narrow the services."""
     tables = _tables(path, ("runtime", "secc", "evse", "tls", "pnc"), overrides or {})
+    _listed(tables["runtime"], "pki")
     runtime = _build(_SeccRuntime, tables["runtime"])
-    secc = secc_offer(_build(SeccConfig, tables["secc"]), protocols, energy)
+    default = protocols is None and "protocols" not in tables["secc"].data
+    protocols = PROTOCOLS if default else protocols
+    secc, notes = secc_offer(_build(SeccConfig, tables["secc"]), protocols, energy, default=default)
     evse = _build(SimpleEVSEConfig, tables["evse"])
     pnc = _build(_SeccPnc, tables["pnc"])
     files = _build(TlsFiles, tables["tls"])
-    pki = load_pki(runtime.pki) if runtime.pki is not None else None
-    # The SECC presents its chain and trusts only the vehicle trust anchors for client certificates
-    # [V2G20-1264]: the OEM root of a PKI. The V2G root also anchors the CPO and CPS chains, so trusting it for
-    # vehicles would let a charger's SECC leaf pass as a car; [tls] trust_roots may name other vehicle anchors.
-    tls = tls_config(files, **_tls_options(runtime, environ), leaf=Entity.SECC_LEAF, roots=VEHICLE_ANCHORS, pki=pki)
-    if tls is not None and (tls.certificate_chain is None or tls.private_key is None):
-        raise ConfigError("the SECC needs its certificate chain and key: a PKI (--pki) or [tls] files")
+    pkis = load_pkis(runtime.pki)
+    pki = pkis.iso20
+    tls = None
+    if speaks(secc.protocols, Standard.ISO20):
+        # The SECC presents its chain and trusts only the vehicle trust anchors for client certificates
+        # [V2G20-1264]: the OEM root of a PKI. The V2G root also anchors the CPO and CPS chains, so trusting it
+        # for vehicles would let a charger's SECC leaf pass as a car; [tls] trust_roots may name other anchors.
+        options = _tls_options(runtime, environ)
+        tls = iso20_tls(
+            lambda: tls_config(files, **options, leaf=Entity.SECC_LEAF, roots=VEHICLE_ANCHORS, pki=pki), pkis
+        )
+        if tls is not None and (tls.certificate_chain is None or tls.private_key is None):
+            raise ConfigError("the SECC needs its certificate chain and key: a PKI (--pki) or [tls] files")
+    iso2 = pkis.iso2 if speaks(secc.protocols, Standard.ISO2) else None
     pnc_roots = pnc.trust_roots
     if "PnC" in secc.authorization and not pnc_roots:
-        if pki is None:
+        if pki is None and iso2 is None:
             raise ConfigError("PnC needs MO roots to verify contracts: a PKI (--pki) or [pnc] trust_roots")
-        pnc_roots = tuple(pki.roots(*CONTRACT_ANCHORS))
+        pnc_roots = tuple(pki.roots(*CONTRACT_ANCHORS)) if pki is not None else ()
+    tls_iso2 = iso2_tls(pkis, server=True, enabled=runtime.tls, keylog=runtime.keylog, environ=environ or {})
+    made = policy(
+        tls,
+        tolerant=runtime.tolerant,
+        timing_scale=runtime.timing_scale,
+        role=Role.SECC,
+        protocols=secc.protocols,
+        tls_iso2=tls_iso2 if iso2 is not None else None,
+    )
     server = SeccServerConfig(
-        policy=policy(tls, tolerant=runtime.tolerant, timing_scale=runtime.timing_scale, role=Role.SECC),
+        policy=made,
         iface=runtime.iface,
         listen=runtime.listen,
         port=runtime.port,
@@ -367,6 +403,8 @@ def load_secc_settings(
         secc=secc,
         evse=evse,
         pnc_roots=pnc_roots,
+        iso2_pki=iso2,
+        notes=notes,
         once=runtime.once,
         trace=runtime.trace,
         journal=runtime.journal,
@@ -381,17 +419,29 @@ def load_evcc_settings(
     protocols: Sequence[str] | None = None,
 ) -> EvccSettings:
     """The EVCC's settings from a TOML file (or none) and command-line ``overrides``; ``protocols``
-    (command-line names, priority order) replace the offered namespaces."""
+    (command-line names, priority order; default: the file's, else iso20,iso2,din) replace the offered
+    namespaces."""
     tables = _tables(path, ("runtime", "evcc", "ev", "tls", "pnc"), overrides or {})
+    _listed(tables["runtime"], "pki")
     runtime = _build(_EvccRuntime, tables["runtime"])
-    evcc = evcc_protocols(_build(EvccConfig, tables["evcc"]), protocols)
     ev = _build(SimpleEVConfig, tables["ev"])
+    default = protocols is None and "protocols" not in tables["evcc"].data
+    protocols = PROTOCOLS if default else protocols
+    if protocols is not None and set(protocols) == {"din"} and "energy" not in tables["evcc"].data:
+        tables["evcc"].override({"energy": "DC"})  # a DIN 70121 EV is a DC one
+    discharge = ev.direction is ChargeDirection.DISCHARGE
+    config = _build(EvccConfig, tables["evcc"])
+    evcc, notes = evcc_protocols(config, protocols, discharge=discharge, default=default)
     pnc = _build(_EvccPnc, tables["pnc"])
     files = _build(TlsFiles, tables["tls"])
-    pki = load_pki(runtime.pki) if runtime.pki is not None else None
-    # The EVCC trusts the V2G root and presents the vehicle certificate [V2G20-1264].
-    leaf = Entity.VEHICLE_LEAF if runtime.vehicle_certificate else None
-    tls = tls_config(files, **_tls_options(runtime, environ), leaf=leaf, roots=SECC_ANCHORS, pki=pki)
+    pkis = load_pkis(runtime.pki)
+    pki = pkis.iso20
+    tls = None
+    if speaks(evcc.offered_protocols, Standard.ISO20):
+        # The EVCC trusts the V2G root and presents the vehicle certificate [V2G20-1264].
+        leaf = Entity.VEHICLE_LEAF if runtime.vehicle_certificate else None
+        options = _tls_options(runtime, environ)
+        tls = iso20_tls(lambda: tls_config(files, **options, leaf=leaf, roots=SECC_ANCHORS, pki=pki), pkis)
     if "evcc_id" not in tables["evcc"].data and tls is not None and tls.certificate_chain is not None:
         # The EVCCID is the vehicle certificate's CN [V2G20-2598], unless one is configured.
         evcc = dataclasses.replace(evcc, evcc_id=evccid_of(tls.certificate_chain, evcc.evcc_id))
@@ -404,13 +454,20 @@ def load_evcc_settings(
             service = bpt if evcc.bidirectional and ev.bidirectional else plain
             evcc = dataclasses.replace(evcc, resume_service_id=service)
     if evcc.authorization == "PnC":
-        chain = pnc.contract_chain or (pki[Entity.CONTRACT_LEAF].chain_pem if pki else None)
-        key = pnc.contract_key or (pki[Entity.CONTRACT_LEAF].key_pem if pki else None)
-        if chain is None or key is None:
-            raise ConfigError("PnC needs contract credentials: a PKI (--pki) or [pnc] contract_chain and contract_key")
-        evcc = dataclasses.replace(evcc, credentials=contract_credentials(chain, key))
+        contract = evcc_contract(evcc.offered_protocols, pnc.contract_chain, pnc.contract_key, pkis)
+        evcc = dataclasses.replace(evcc, credentials=contract)
+    iso2 = speaks(evcc.offered_protocols, Standard.ISO2)
+    tls_iso2 = iso2_tls(pkis, server=False, enabled=runtime.tls, keylog=runtime.keylog, environ=environ or {})
+    made = policy(
+        tls,
+        tolerant=runtime.tolerant,
+        timing_scale=runtime.timing_scale,
+        role=Role.EVCC,
+        protocols=evcc.offered_protocols,
+        tls_iso2=tls_iso2 if iso2 else None,
+    )
     client = EvccClientConfig(
-        policy=policy(tls, tolerant=runtime.tolerant, timing_scale=runtime.timing_scale, role=Role.EVCC),
+        policy=made,
         iface=runtime.iface,
         target=runtime.target,
         slac=runtime.slac,
@@ -424,4 +481,4 @@ def load_evcc_settings(
     )
     if client.target is None and client.iface is None:
         raise ConfigError("the EVCC needs an interface (--iface) or a target ([runtime] target, --target)")
-    return EvccSettings(client=client, evcc=evcc, ev=ev, trace=runtime.trace, journal=runtime.journal)
+    return EvccSettings(client=client, evcc=evcc, ev=ev, notes=notes, trace=runtime.trace, journal=runtime.journal)

@@ -20,6 +20,7 @@ from iso15118.security.pki import PkiLayout
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, keylog_from_environment
 from iso15118.session.connection import Role
+from iso15118.transport.generations import Standard, standard_of
 from iso15118.transport.policy import TransportPolicy
 
 __all__ = ["TlsFiles", "contract_credentials", "evccid_of", "policy", "read_certificates", "tls_config"]
@@ -68,10 +69,28 @@ def tls_config(
     )
 
 
-def policy(tls: TlsConfig | None, *, tolerant: bool, timing_scale: float | None, role: Role) -> TransportPolicy:
-    """The transport policy, refused when strict mode does not allow it."""
-    made = TransportPolicy(tls=tls, tolerant=tolerant, timing_scale=timing_scale)
-    made.check(role)
+def policy(
+    tls: TlsConfig | None,
+    *,
+    tolerant: bool,
+    timing_scale: float | None,
+    role: Role,
+    protocols: tuple[str, ...] | None = None,
+    tls_iso2: TlsConfig | None = None,
+) -> TransportPolicy:
+    """The transport policy for the namespaces ``protocols`` (None: ISO 15118-20 only), refused when strict mode
+    does not allow it."""
+    made = TransportPolicy(tls=tls, tolerant=tolerant, timing_scale=timing_scale, tls_iso2=tls_iso2)
+    made.check(role, protocols)
+    if tls is None and not tolerant and protocols is not None and len(protocols) > 1:
+        iso20 = [ns for ns in protocols if standard_of(ns) is Standard.ISO20]
+        if iso20:
+            # Offering -20 where it cannot run would downgrade every -20 EV without a word.
+            others = ",".join(dict.fromkeys(str(standard_of(ns)) for ns in protocols if ns not in iso20))
+            raise ConfigError(
+                "plain TCP (no TLS) is refused: ISO 15118-20 mandates TLS 1.3 with mutual authentication "
+                f"[V2G20-1264]; leave iso20 out (--protocols {others}) or allow it with --tolerant"
+            )
     return made
 
 

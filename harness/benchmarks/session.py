@@ -1,7 +1,10 @@
 """`v2g bench session`: sessions over TCP + TLS 1.3 on ::1 with a fresh test PKI, timed from the EVCC side.
 
 ``--energy ac`` (AC_BPT sessions) or ``dc`` (DC_BPT sessions: cable check, precharge and welding detection
-around the loop, on the simple EVSE's DC output). Three figures, XX below being AC or DC:
+around the loop, on the simple EVSE's DC output). ``--protocol iso2`` runs ISO 15118-2 sessions instead (AC:
+the ChargingStatus loop; DC: CurrentDemand), ``--protocol din`` DIN 70121 DC sessions (CurrentDemand, the loop
+whose deadline is DIN's tightest), both over plain TCP (what an EIM EV asks for in SDP; DIN has no TLS), EIM,
+both ends offering that one protocol. Three figures, XX_ChargeLoop below being the protocol's loop message:
 
 (a) connect -> first XX_ChargeLoopRes: from the EVCC's TCP connect to the first charge-loop response it
     receives (TCP, TLS 1.3 handshake with both certificates, SupportedAppProtocol ... PowerDelivery, first
@@ -42,12 +45,19 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from harness.benchmarks.session_peers import LOOP_REQUEST, evcc_tls, evcc_worker, fast_evcc, one_session, secc_process
+from harness.benchmarks.session_peers import (
+    LEGACY,
+    evcc_client,
+    evcc_worker,
+    fast_evcc,
+    loop_request,
+    one_session,
+    secc_process,
+)
 from harness.commands._sessions import prepare_process
 from iso15118.security.pki import PkiLayout, init_pki
 from iso15118.session.selection import EnergyFamily
-from iso15118.transport.evcc_client import EvccClientConfig
-from iso15118.transport.policy import TransportPolicy
+from iso15118.transport.generations import STANDARD_NAMES, Standard
 
 __all__ = ["BenchSettings", "SessionFigures", "StepFigures", "format_figures", "run_from_args", "run_session_bench"]
 
@@ -61,7 +71,11 @@ class BenchSettings:
 
     algorithm: str = "secp521r1"
     energy: EnergyFamily = EnergyFamily.AC
-    """AC: AC_BPT sessions; DC: DC_BPT sessions."""
+    """AC: AC_BPT sessions; DC: DC_BPT sessions (-20; -2: AC or DC; DIN: DC only)."""
+    protocol: str = "iso20"
+    """iso20 (TLS 1.3), iso2 or din (plain TCP)."""
+    tls12: bool = False
+    """iso2: over TLS 1.2 with a -2 test PKI instead of plain TCP."""
     warm_sessions: int = 10
     """Sessions for figure (a)."""
     round_trips: int = 200
@@ -123,6 +137,12 @@ class SessionFigures:
     steps: list[StepFigures]
     capacity: int | None
     """Largest N whose step passed (None: no step ran or none passed)."""
+    protocol: str = "iso20"
+    transport: str = ""
+    """What the -2 and DIN sessions ran over (plain TCP, TLS 1.2); the -20 ones always run over TLS 1.3."""
+    loop_message: str = ""
+    """The charge-loop request timed (AC_ChargeLoopReq, ChargingStatusReq, CurrentDemandReq...; empty: the -20
+    one of ``energy``)."""
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -136,18 +156,19 @@ def _cpu_seconds(pid: int) -> float | None:
 
 # ---- (a) and (b) from this process -----------------------------------------------------------------------
 async def _sequential(layout: PkiLayout, port: int, settings: BenchSettings) -> tuple[list[float], list[float]]:
-    client = EvccClientConfig(policy=TransportPolicy(tls=evcc_tls(layout)), target=f"[::1]:{port}")
+    protocol = settings.protocol
+    client = evcc_client(layout, protocol, port)
     first_loops: list[float] = []
     energy = settings.energy
     for _ in range(settings.warm_sessions + 1):
-        result = await one_session(client, fast_evcc(energy, max_loops=1), float("inf"))
+        result = await one_session(client, fast_evcc(energy, protocol, max_loops=1), float("inf"))
         if not result["ok"] or result["first_loop"] is None:
             raise RuntimeError(f"a benchmark session failed: {result['problem']}")
         first_loops.append(result["first_loop"])
-    result = await one_session(client, fast_evcc(energy, max_loops=settings.round_trips), float("inf"))
+    result = await one_session(client, fast_evcc(energy, protocol, max_loops=settings.round_trips), float("inf"))
     if not result["ok"]:
         raise RuntimeError(f"a benchmark session failed: {result['problem']}")
-    rtts = [lat for kind, _, lat in result["latencies"] if kind == LOOP_REQUEST[energy]]
+    rtts = [lat for kind, _, lat in result["latencies"] if kind == loop_request(protocol, energy)]
     return first_loops, rtts
 
 
@@ -164,7 +185,9 @@ def _start_workers(pki_dir: str, port: int, settings: BenchSettings) -> list[tup
     for _ in range(settings.workers):
         parent, child = _SPAWN.Pipe()
         proc = _SPAWN.Process(
-            target=evcc_worker, args=(child, pki_dir, port, settings.loop_interval_s, settings.energy), daemon=True
+            target=evcc_worker,
+            args=(child, pki_dir, port, settings.loop_interval_s, settings.energy, settings.protocol),
+            daemon=True,
         )
         proc.start()
         procs.append((proc, parent))
@@ -215,7 +238,7 @@ def _step(pki_dir: str, port: int, secc: Any, secc_pid: int, n: int, settings: B
         return 100.0 * (cpu1[i] - cpu0[i]) / wall  # type: ignore[operator]
 
     worker_pcts = [pct(i) for i in range(1, len(cpu0))]
-    loop_kind = LOOP_REQUEST[settings.energy]
+    loop_kind = loop_request(settings.protocol, settings.energy)
     latencies = [lat for r in results for _, _, lat in r["latencies"]]
     setup = [lat for r in results for kind, _, lat in r["latencies"] if kind != loop_kind]
     loops = [
@@ -255,12 +278,15 @@ def _step(pki_dir: str, port: int, secc: Any, secc_pid: int, n: int, settings: B
 
 def run_session_bench(settings: BenchSettings, *, progress: Any = None) -> SessionFigures:
     """Run (a), (b) and (c) and return the figures; ``progress(text)`` is called after each step."""
-    prepare_process()
+    prepare_process(fast_evcc(settings.energy, settings.protocol).offered_protocols)
     with tempfile.TemporaryDirectory(prefix="v2g-bench-") as tmp:
-        layout = init_pki(Path(tmp) / "pki", algorithm=settings.algorithm)  # type: ignore[arg-type]
+        if settings.tls12:
+            layout = init_pki(Path(tmp) / "pki", kind="iso2")
+        else:
+            layout = init_pki(Path(tmp) / "pki", algorithm=settings.algorithm)  # type: ignore[arg-type]
         pki_dir = str(layout.directory)
         secc, child = _SPAWN.Pipe()
-        proc = _SPAWN.Process(target=secc_process, args=(child, pki_dir), daemon=True)
+        proc = _SPAWN.Process(target=secc_process, args=(child, pki_dir, settings.protocol), daemon=True)
         proc.start()
         try:
             if not secc.poll(_WAIT):
@@ -289,6 +315,9 @@ def run_session_bench(settings: BenchSettings, *, progress: Any = None) -> Sessi
         algorithm=settings.algorithm,
         energy=str(settings.energy),
         cpus=os.cpu_count() or 0,
+        protocol=settings.protocol,
+        transport="TLS 1.2 (secp256r1, server authentication)" if settings.tls12 else "plain TCP",
+        loop_message=loop_request(settings.protocol, settings.energy),
         first_loop_first_ms=1000 * first_loops[0],
         first_loop_p50_ms=1000 * statistics.median(warm),
         first_loop_p90_ms=1000 * _percentile(warm, 0.9),
@@ -326,12 +355,19 @@ def format_step(step: StepFigures) -> str:
 
 def format_figures(figures: SessionFigures) -> str:
     """The figures as text."""
+    if figures.protocol in LEGACY:
+        name = STANDARD_NAMES[Standard(figures.protocol)]
+        what = f"{name} {figures.energy} sessions (EIM), {figures.transport or 'plain TCP'} on ::1"
+    else:
+        what = f"{figures.energy}_BPT sessions, TLS 1.3 on ::1, test PKI {figures.algorithm}"
+    request = figures.loop_message or f"{figures.energy}_ChargeLoopReq"
+    response = request.removesuffix("Req") + "Res"
     lines = [
-        f"v2g bench session: {figures.energy}_BPT sessions, TLS 1.3 on ::1, test PKI {figures.algorithm}, "
-        f"{figures.cpus} CPUs",
-        f"(a) connect -> first {figures.energy}_ChargeLoopRes: first session {figures.first_loop_first_ms:.1f} ms; "
+        f"v2g bench session: {what}, {figures.cpus} CPUs",
+        f"(a) connect -> first {response}: first session {figures.first_loop_first_ms:.1f} ms; "
         f"then median {figures.first_loop_p50_ms:.1f} ms, p90 {figures.first_loop_p90_ms:.1f} ms",
-        f"(b) charge-loop round trip: median {figures.loop_rtt_p50_ms:.2f} ms, p90 {figures.loop_rtt_p90_ms:.2f} ms",
+        f"(b) charge-loop round trip ({request} -> {response}): median {figures.loop_rtt_p50_ms:.2f} "
+        f"ms, p90 {figures.loop_rtt_p90_ms:.2f} ms",
         f"(c) concurrent sessions with every response < {figures.limit_ms:g} ms (one SECC process; "
         f"{figures.workers} EVCC processes; a loop request every {figures.loop_interval_s:g} s per session; "
         f"{figures.connect_rate:g} connects/s; {figures.window_s:g} s window):",
@@ -359,6 +395,11 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         (args.workers >= 1, "--workers must be >= 1"),
         (args.sessions >= 1, "--sessions must be >= 1"),
         (args.round_trips >= 1, "--round-trips must be >= 1"),
+        (args.protocol != "din" or args.energy == "dc", "--protocol din: DIN 70121 is DC only (--energy dc)"),
+        (
+            args.protocol == "iso2" or not args.tls12,
+            "--tls12 is for --protocol iso2 (-20 runs over TLS 1.3, DIN over TCP)",
+        ),
     ]
     for ok, message in checks:
         if not ok:
@@ -366,6 +407,8 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     return BenchSettings(
         algorithm=args.algorithm,
         energy=EnergyFamily(args.energy.upper()),
+        protocol=args.protocol,
+        tls12=args.tls12,
         warm_sessions=args.sessions,
         round_trips=args.round_trips,
         steps=steps,

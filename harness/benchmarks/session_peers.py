@@ -3,7 +3,8 @@
 Spawned by :mod:`harness.benchmarks.session`. The SECC serves on ``::1`` until told to stop and reports the
 sessions it saw; a worker warms up with one session, then runs one session per (start, stop) pair it is
 sent and reports every response latency its EVCCs measured. Both preload their codecs and freeze their heap
-first, as `v2g secc` and `v2g evcc` do.
+first, as `v2g secc` and `v2g evcc` do. Both ends speak one protocol: ``iso20`` over TLS 1.3 with the test PKI,
+``iso2`` or ``din`` over plain TCP (what an EV using EIM asks for in SDP, and DIN's only transport).
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from harness.commands._sessions import prepare_process
-from iso15118.config import EvccConfig
+from iso15118.config import EvccConfig, SeccConfig
+from iso15118.constants import NS_DIN, NS_ISO2, SdpSecurity
+from iso15118.profiles import PROFILES
 from iso15118.security.pki import PkiLayout, load_pki
+from iso15118.security.pkikinds import ISO2_PKI
 from iso15118.security.profiles import Entity
-from iso15118.security.tls import TlsConfig, evcc_context
+from iso15118.security.tls import TlsConfig, TlsMode, evcc_context
 from iso15118.session.events import Event, MessageSent, ResponseReceived
 from iso15118.session.selection import EnergyFamily
 from iso15118.simple import SimpleEV, SimpleEVSE
@@ -30,16 +34,70 @@ from iso15118.transport.evcc_client import EvccClientConfig, run_evcc
 from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
 
-__all__ = ["LOOP_REQUEST", "evcc_tls", "evcc_worker", "fast_evcc", "one_session", "secc_process", "secc_tls"]
+__all__ = [
+    "LEGACY",
+    "evcc_client",
+    "evcc_tls",
+    "evcc_worker",
+    "fast_evcc",
+    "loop_request",
+    "one_session",
+    "secc_policy",
+    "secc_process",
+    "secc_tls",
+]
 
-LOOP_REQUEST: Final = {EnergyFamily.AC: "AC_ChargeLoopReq", EnergyFamily.DC: "DC_ChargeLoopReq"}
-"""The charge-loop request of each energy family."""
+LEGACY: Final = {"iso2": NS_ISO2, "din": NS_DIN}
+"""The namespaces of the generations benchmarked over plain TCP."""
+_LOOP_REQUEST: Final = {
+    ("iso20", EnergyFamily.AC): "AC_ChargeLoopReq",
+    ("iso20", EnergyFamily.DC): "DC_ChargeLoopReq",
+    ("iso2", EnergyFamily.AC): "ChargingStatusReq",
+    ("iso2", EnergyFamily.DC): "CurrentDemandReq",
+    ("din", EnergyFamily.DC): "CurrentDemandReq",
+}
 
 
-def fast_evcc(energy: EnergyFamily, **fields: Any) -> EvccConfig:
-    """An EV of ``energy`` that sends its next request at once: no pause between loops, nor before repeating a
-    request the charger answered Ongoing (authorization, cable check, precharge, welding detection)."""
-    return EvccConfig(energy=energy, loop_interval_s=0.0, authorization_retry_s=0.0, precharge_interval_s=0.0, **fields)
+def loop_request(protocol: str, energy: EnergyFamily) -> str:
+    """The charge-loop request of a protocol and energy family."""
+    return _LOOP_REQUEST[(protocol, energy)]
+
+
+def fast_evcc(energy: EnergyFamily, protocol: str = "iso20", **fields: Any) -> EvccConfig:
+    """An EV of ``energy`` speaking ``protocol`` that sends its next request at once: no pause between loops, nor
+    before repeating a request the charger answered Ongoing (authorization, cable check, precharge, welding
+    detection)."""
+    fields.setdefault("loop_interval_s", 0.0)
+    return EvccConfig(
+        energy=energy,
+        protocols=(LEGACY[protocol],) if protocol in LEGACY else None,
+        authorization_retry_s=0.0,
+        precharge_interval_s=0.0,
+        **fields,
+    )
+
+
+def evcc_client(layout: PkiLayout, protocol: str, port: int) -> EvccClientConfig:
+    """How the EVCC connects to ``[::1]:port``: TLS 1.3 with the PKI for -20; TLS 1.2 for -2 when the PKI is a -2
+    one (the EV trusts its V2G root and asks for TLS as a -2 PnC EV would); plain TCP otherwise."""
+    if protocol not in LEGACY:
+        return EvccClientConfig(policy=TransportPolicy(tls=evcc_tls(layout)), target=f"[::1]:{port}")
+    if protocol == "iso2" and layout.kind is ISO2_PKI:
+        tls = TlsConfig(trust_roots=tuple(layout.roots(Entity.V2G_ROOT)), mode=TlsMode.ISO2)
+        policy = TransportPolicy(tls=None, tls_iso2=tls)
+        return EvccClientConfig(policy=policy, target=f"[::1]:{port}", security=SdpSecurity.TLS)
+    return EvccClientConfig(policy=TransportPolicy(tls=None), target=f"[::1]:{port}")
+
+
+def secc_policy(layout: PkiLayout, protocol: str) -> TransportPolicy:
+    """The SECC's transport, as :func:`evcc_client` says."""
+    if protocol not in LEGACY:
+        return TransportPolicy(tls=secc_tls(layout))
+    if protocol == "iso2" and layout.kind is ISO2_PKI:
+        leaf = layout[Entity.SECC_LEAF]
+        tls = TlsConfig(certificate_chain=leaf.chain_pem, private_key=leaf.key_pem, mode=TlsMode.ISO2)
+        return TransportPolicy(tls=None, tls_iso2=tls)
+    return TransportPolicy(tls=None)
 
 
 def secc_tls(layout: PkiLayout) -> TlsConfig:
@@ -61,17 +119,19 @@ def evcc_tls(layout: PkiLayout) -> TlsConfig:
 
 
 # ---- the SECC process ------------------------------------------------------------------------------------
-def secc_process(conn: Connection, pki_dir: str) -> None:
-    """Serve on ::1 until told to stop; answer "stats" with the reports collected since the last one."""
-    prepare_process()  # as `v2g secc` does
-    asyncio.run(_secc_main(conn, Path(pki_dir)))
+def secc_process(conn: Connection, pki_dir: str, protocol: str = "iso20") -> None:
+    """Serve ``protocol`` on ::1 until told to stop; answer "stats" with the reports collected since the last
+    one."""
+    secc = SeccConfig(protocols=(LEGACY[protocol],)) if protocol in LEGACY else SeccConfig()
+    prepare_process(secc.protocols)  # as `v2g secc` does
+    asyncio.run(_secc_main(conn, Path(pki_dir), secc, protocol))
 
 
-async def _secc_main(conn: Connection, pki_dir: Path) -> None:
+async def _secc_main(conn: Connection, pki_dir: Path, secc: SeccConfig, protocol: str) -> None:
     layout = load_pki(pki_dir)
     reports: list[ConnectionReport] = []
-    config = SeccServerConfig(policy=TransportPolicy(tls=secc_tls(layout)), listen="::1")
-    async with SeccServer(config, SimpleEVSE, on_report=reports.append) as server:
+    config = SeccServerConfig(policy=secc_policy(layout, protocol), listen="::1")
+    async with SeccServer(config, SimpleEVSE, secc=secc, on_report=reports.append) as server:
         assert server.endpoint is not None
         conn.send(("ready", server.endpoint.port))
         loop = asyncio.get_running_loop()
@@ -104,14 +164,17 @@ class _TimedEV(SimpleEV):
 class _Timings:
     """Observer: every response's latency (as the EVCC measured it) and when the first message went out."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespace: str) -> None:
         self.latencies: list[tuple[str, float, float]] = []
         """(request kind, response time, latency in s)."""
         self.first_sent: float | None = None
+        self.profile = PROFILES[namespace]
 
     async def observe(self, event: Event, *, role: str, peer: str) -> None:
         if isinstance(event, ResponseReceived):
-            self.latencies.append((type(event.request).__name__, event.at, event.elapsed))
+            kind = self.profile.kind_of(event.request)
+            name = str(kind) if kind is not None else type(event.request).__name__
+            self.latencies.append((name, event.at, event.elapsed))
         elif isinstance(event, MessageSent) and self.first_sent is None:
             self.first_sent = event.at
 
@@ -120,12 +183,13 @@ async def one_session(
     client: EvccClientConfig, evcc: EvccConfig, stop_at: float, context: ssl.SSLContext | None = None
 ) -> dict[str, Any]:
     """One EVCC session until ``stop_at``: ok, problem, every response latency, handshake and first-loop times."""
-    timings = _Timings()
+    timings = _Timings(evcc.offered_protocols[0])
+    loop_kinds = set(_LOOP_REQUEST.values())
     try:
         run = await run_evcc(client, _TimedEV(stop_at=stop_at), evcc, observers=[timings], context=context)
     except Exception as exc:  # reported, not raised: one failed session must not end the step
         return {"ok": False, "problem": f"{type(exc).__name__}: {exc}", "latencies": timings.latencies}
-    loops = [at for kind, at, _ in timings.latencies if kind == LOOP_REQUEST[evcc.energy]]
+    loops = [at for kind, at, _ in timings.latencies if kind in loop_kinds]
     return {
         "ok": run.ok,
         "problem": None if run.ok else f"{run.outcome.ended.reason}: {run.outcome.ended.detail}",
@@ -135,16 +199,20 @@ async def one_session(
     }
 
 
-def evcc_worker(conn: Connection, pki_dir: str, port: int, loop_interval_s: float, energy: EnergyFamily) -> None:
+def evcc_worker(
+    conn: Connection, pki_dir: str, port: int, loop_interval_s: float, energy: EnergyFamily, protocol: str = "iso20"
+) -> None:
     """Warm up with one session, say "ready", then run one session per (start, stop) time pair sent back."""
-    prepare_process((energy,))  # as `v2g evcc` does
     layout = load_pki(Path(pki_dir))
-    client = EvccClientConfig(policy=TransportPolicy(tls=evcc_tls(layout)), target=f"[::1]:{port}")
-    evcc = EvccConfig(energy=energy, loop_interval_s=loop_interval_s)
-    context = evcc_context(evcc_tls(layout))  # one per process, as an EV would keep it
+    client = evcc_client(layout, protocol, port)
+    protocols = (LEGACY[protocol],) if protocol in LEGACY else None
+    evcc = EvccConfig(energy=energy, protocols=protocols, loop_interval_s=loop_interval_s)
+    prepare_process(evcc.offered_protocols)  # as `v2g evcc` does
+    # one TLS context per process, as an EV would keep it
+    context = evcc_context(evcc_tls(layout)) if protocol not in LEGACY else None
 
     async def main() -> list[dict[str, Any]]:
-        warm = await one_session(client, fast_evcc(energy, max_loops=1), float("inf"), context)
+        warm = await one_session(client, fast_evcc(energy, protocol, max_loops=1), float("inf"), context)
         gc.freeze()
         conn.send(("ready", warm["problem"]))
         plan: list[tuple[float, float]] = conn.recv()

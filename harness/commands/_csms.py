@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.commands._sessions import iso20_pki
 from harness.config_tls import read_certificates
 from iso15118.backend.controller import Backend
 from iso15118.backend.outbox import Outbox
@@ -47,7 +48,8 @@ class CsmsOptions:
     auth: tuple[str, str] | None = None
     ca: Path | None = None
     state: Path = Path(".")
-    cps: Path | None = None
+    cps: tuple[Path, ...] = ()
+    """Test PKIs whose CPS answers certificate requests (-20 and/or -2: each for its generation)."""
     sample_interval_s: float = 60.0
     pki: Path | None = None
     """The SECC's own PKI (--pki): its V2G root checks the CPS signature of relayed certificate responses."""
@@ -76,7 +78,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--sample-interval", type=float, default=60.0, metavar="S", help="seconds between transaction meter values"
     )
-    group.add_argument("--cps", type=Path, metavar="DIR", help="answer certificate requests from this test PKI's CPS")
+    group.add_argument(
+        "--cps",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="answer certificate requests from this test PKI's CPS (once per generation: a -20 and a -2 PKI)",
+    )
 
 
 def options(args: argparse.Namespace) -> CsmsOptions:
@@ -87,9 +95,9 @@ def options(args: argparse.Namespace) -> CsmsOptions:
         auth=args.csms_auth,
         ca=args.csms_ca,
         state=args.csms_state,
-        cps=args.cps,
+        cps=tuple(args.cps or ()),
         sample_interval_s=args.sample_interval,
-        pki=args.pki,
+        pki=iso20_pki(args.pki),
     )
 
 
@@ -143,7 +151,7 @@ def _tls(ca: Path | None) -> ssl.SSLContext:
 @contextlib.asynccontextmanager
 async def backend(opts: CsmsOptions) -> AsyncIterator[CsmsHooks]:
     """The backend for these options (none without ``--csms``/``--cps``), its link running meanwhile."""
-    cps = LocalCps.from_pkis(read_pki(load_pki(opts.cps))) if opts.cps is not None else None
+    cps = LocalCps.from_pkis(*(read_pki(load_pki(d)) for d in opts.cps)) if opts.cps else None
     roots: tuple[Path, ...] = ()
     if opts.pki is not None:
         roots = tuple(load_pki(opts.pki).roots(Entity.V2G_ROOT))

@@ -17,6 +17,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from harness.commands._sessions import iso20_pki
 from harness.config import EvccSettings
 from iso15118.errors import ConfigError
 from iso15118.security.credentials import ContractCredentials, ProvisioningCredentials
@@ -46,7 +47,8 @@ def _der(path: Path) -> tuple[bytes, ...]:
 def _directory(args: argparse.Namespace) -> Path | None:
     if args.contract is not None:
         return Path(args.contract)
-    return Path(args.pki) / "installed" if args.pki is not None else None
+    pki = iso20_pki(args.pki)
+    return pki / "installed" if pki is not None else None
 
 
 def apply(args: argparse.Namespace, settings: EvccSettings) -> EvccSettings:
@@ -54,9 +56,10 @@ def apply(args: argparse.Namespace, settings: EvccSettings) -> EvccSettings:
     evcc = settings.evcc
     where = _directory(args)
     if args.install_certificate:
-        if args.pki is None:
-            raise ConfigError("--install-certificate needs the OEM provisioning certificate: a PKI (--pki)")
-        layout = load_pki(Path(args.pki))
+        pki = iso20_pki(args.pki)
+        if pki is None:
+            raise ConfigError("--install-certificate needs the OEM provisioning certificate: a -20 PKI (--pki)")
+        layout = load_pki(pki)
         prov = layout[Entity.OEM_PROV_LEAF]
         assert prov.chain_pem is not None
         creds = ProvisioningCredentials(

@@ -8,12 +8,12 @@ import gc
 import importlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from harness.protocols import family_of
+from iso15118.constants import NS_DIN, NS_ISO2, NS_ISO20_AC, NS_ISO20_DC
 from iso15118.errors import ConfigError
 from iso15118.iso20.services import mode_of_service
-from iso15118.session.selection import EnergyFamily
 from iso15118.transport.driver import Observer, SessionOutcome
 from iso15118.transport.policy import Deviation
 
@@ -21,6 +21,7 @@ __all__ = [
     "add_common_options",
     "auth_name",
     "common_overrides",
+    "iso20_pki",
     "loops_text",
     "observers",
     "prepare_process",
@@ -28,21 +29,36 @@ __all__ = [
 ]
 
 _CONTROL_MODES = {1: "scheduled", 2: "dynamic"}  # a resumed session's SECC reports the number
-_CODECS = {EnergyFamily.AC: "iso20_ac", EnergyFamily.DC: "iso20_dc"}
+_CODECS: Final = {
+    NS_ISO20_AC: ("iso20_common", "iso20_ac"),
+    NS_ISO20_DC: ("iso20_common", "iso20_dc"),
+    NS_ISO2: ("iso2",),
+    NS_DIN: ("din",),
+}
 
 
-def prepare_process(families: Iterable[EnergyFamily] = tuple(EnergyFamily)) -> None:
-    """Load the codecs the sessions of ``families`` need, then freeze the heap (call once a process is set up).
+def prepare_process(protocols: Iterable[str] = tuple(_CODECS)) -> None:
+    """Load the codecs the sessions of ``protocols`` (namespaces) need, then freeze the heap (call once a process
+    is set up).
 
-    The first EV then waits for no imports (~0.2 s), and the garbage collector stops rescanning the codec
-    tables: under load its pauses drop from ~50-80 ms to ~10 ms (measured with `v2g bench session`).
+    The first EV then waits for no imports (~0.2 s for -20; each -2 and DIN codec takes ~0.5 s to load), and
+    the garbage collector stops rescanning the codec tables: under load its pauses drop from ~50-80 ms to
+    ~10 ms (measured with `v2g bench session`).
     """
     from iso15118.codec import codec_for
 
-    for schema in ("appprotocol", "iso20_common", *(_CODECS[f] for f in families), "xmldsig"):
+    schemas = [schema for ns in protocols for schema in _CODECS.get(ns, ())]
+    for schema in dict.fromkeys(("appprotocol", *schemas, "xmldsig")):
         codec_for(schema)
     gc.collect()
     gc.freeze()
+
+
+def iso20_pki(directories: Iterable[Path] | None) -> Path | None:
+    """The ISO 15118-20 PKI among the ``--pki`` directories (None: none of them), for what only -20 uses."""
+    from iso15118.security.pki import load_pki
+
+    return next((d for d in directories or () if load_pki(d).kind.name == "iso20"), None)
 
 
 def auth_name(text: str) -> str:
@@ -61,7 +77,12 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--config", type=Path, metavar="FILE.toml", help="persona file; command-line options override its values"
     )
     parser.add_argument(
-        "--pki", type=Path, metavar="DIR", help="a `v2g pki init` directory: TLS identities, trusted roots, PnC files"
+        "--pki",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="a `v2g pki init` directory: TLS identities, trusted roots, PnC files. Once per generation: a -20 PKI "
+        "(TLS 1.3, -20 PnC) and/or a -2 one (`--profile iso2`: TLS 1.2, -2 PnC); each says which it is",
     )
     parser.add_argument(
         "--keylog",
@@ -152,16 +173,22 @@ def loops_text(count: int) -> str:
 
 
 def summary(role: str, peer: str, outcome: SessionOutcome, *, hint: str | None = None) -> str:
-    """One line: session, energy mode and control mode, loops, meter readings, end reason, then what the session
-    did not do as asked (failure), what the peer gave instead (substitutions), notes, the signal that interrupted
-    it and ``hint`` (what probably happened, e.g. the peer's timeout), when there are any."""
+    """One line: session, protocol, energy mode and control mode, loops, meter readings, end reason, then why
+    ISO 15118-20 was not used although it came first (never silently), what the session did not do as asked
+    (failure), what the peer gave instead (substitutions), notes, the signal that interrupted it and ``hint``
+    (what probably happened, e.g. the peer's timeout), when there are any."""
     neg = outcome.negotiated
     parts = [f"{role} {peer}: session {outcome.session_id.hex() or '-'}"]
+    chosen = neg.get("protocol_name") or (outcome.negotiation.chosen_name if outcome.negotiation else None)
+    if chosen:
+        parts.append(str(chosen))
     if "service_id" in neg:
-        mode = neg.get("control_mode", "-")
-        parts.append(f"{_energy_mode(neg)} {_CONTROL_MODES.get(mode, mode)}")
+        mode = neg.get("control_mode")
+        control = "" if mode is None else f" {_CONTROL_MODES.get(mode, mode)}"
+        parts.append(f"{_energy_mode(neg)}{control}")
     elif "protocol" in neg:
-        parts.append(f"{family_of(str(neg['protocol'])) or neg['protocol']} (no service selected)")
+        family = family_of(str(neg["protocol"]))
+        parts.append(f"{family} (no service selected)" if family else "no service selected")
     if "authorization" in neg:
         parts.append(str(neg["authorization"]))
     if neg.get("resumed"):
@@ -184,6 +211,8 @@ def summary(role: str, peer: str, outcome: SessionOutcome, *, hint: str | None =
     ended = outcome.ended
     code = f" {ended.response_code}" if ended.response_code else ""
     parts.append(f"ended {ended.reason}{code} ({ended.detail})")
+    if outcome.negotiation is not None and outcome.negotiation.downgrade is not None:
+        parts.append(f"not ISO 15118-20: {outcome.negotiation.downgrade}")
     if outcome.substitutions:
         parts.append("substituted: " + "; ".join(outcome.substitutions))
     if outcome.notes:

@@ -35,10 +35,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     codec.add_argument("--json", action="store_true", help="machine-readable output")
     codec.set_defaults(func=_codec)
     # bench session checks its own values (harness.benchmarks.session.run_from_args): one line, exit 1.
-    session = inner.add_parser("session", help="TLS 1.3 session timings and concurrent-session capacity on ::1")
-    session.add_argument("--algorithm", choices=("secp521r1", "ed448"), default="secp521r1", help="test PKI keys")
+    session = inner.add_parser("session", help="session timings and concurrent-session capacity on ::1")
     session.add_argument(
-        "--energy", type=str.lower, choices=("ac", "dc"), default="ac", help="ac: AC_BPT sessions, dc: DC_BPT sessions"
+        "--protocol",
+        type=str.lower,
+        choices=("iso20", "iso2", "din"),
+        default="iso20",
+        help="iso20: ISO 15118-20 over TLS 1.3; iso2: ISO 15118-2, din: DIN 70121 (DC only), both EIM over plain "
+        "TCP (default: iso20)",
+    )
+    session.add_argument(
+        "--tls12", action="store_true", help="--protocol iso2 over TLS 1.2 with a -2 test PKI instead of plain TCP"
+    )
+    session.add_argument(
+        "--algorithm", choices=("secp521r1", "ed448"), default="secp521r1", help="test PKI keys (iso20)"
+    )
+    session.add_argument(
+        "--energy",
+        type=str.lower,
+        choices=("ac", "dc"),
+        default=None,
+        help="ac: AC sessions (-20: AC_BPT), dc: DC sessions (-20: DC_BPT); default ac, dc for din",
     )
     session.add_argument("--steps", default="50,100,150,200,300,400,500,600,800", help="concurrent sessions per step")
     session.add_argument("--loop-interval", type=float, default=0.1, help="s between charge loops of a session")
@@ -68,4 +85,6 @@ def _codec(args: argparse.Namespace) -> int:
 def _session(args: argparse.Namespace) -> int:
     from harness.benchmarks.session import run_from_args
 
+    if args.energy is None:
+        args.energy = "dc" if args.protocol == "din" else "ac"
     return run_from_args(args)

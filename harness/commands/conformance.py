@@ -55,7 +55,8 @@ _CAPABILITIES = ", ".join(sorted(n.value for n in ALL_CAPABILITIES))
 _PROTOCOLS = [g.value for g in Generation]
 _ID_WIDTH = 16  # SECC-ISO2-SEQ-01
 _PROTOCOL_HELP = (
-    "the protocol generation the cases speak: iso20 (ISO 15118-20, the default), iso2 (ISO 15118-2), din (DIN 70121)"
+    "the protocol generation the cases speak: iso20 (ISO 15118-20), iso2 (ISO 15118-2), din (DIN 70121) "
+    "(default: iso20)"
 )
 
 

@@ -1,13 +1,19 @@
-"""`v2g evcc`: run one ISO 15118-20 session as the EVCC (vehicle) with the simple EV controller.
+"""`v2g evcc`: run one ISO 15118-20, ISO 15118-2 or DIN 70121 session as the EVCC (vehicle) with the simple EV
+controller.
 
-Finds the SECC with SDP on the interface (or connects to ``--target [ADDR%IF]:PORT``), optionally after SLAC,
-runs TLS 1.3 with the vehicle certificate and one AC, AC_BPT, DC or DC_BPT session (``--energy`` and ``--mode``),
-and prints one summary line. A status line on stderr shows that the session lives (:mod:`._progress`;
-``--quiet`` turns it off). The first SIGINT/SIGTERM ends the session the standard's way (PowerDelivery(Stop),
-SessionStop), a second aborts (:mod:`._signals`). Exit codes: 0 when the session ended regularly (Terminate or
-Pause) and did what was asked; 1 otherwise: a failed session, an error, or a charger that offered something else
-than what was asked (the line says what; ``--accept-fallback`` goes on with the substitute and the line names it);
-3 when a signal stopped it cleanly before ``--loops`` was reached; 130/143 when a second signal aborted it.
+Offers ``--protocols`` in priority order (default iso20,iso2,din: what the charger picks is named on the summary
+line, and why -20 was not used when it came first). Finds the SECC with SDP on the interface (or connects to
+``--target [ADDR%IF]:PORT``), optionally after SLAC, asking for the security of the most preferred protocol (-20:
+TLS 1.3 with the vehicle certificate; -2: TLS 1.2 with PnC, else TCP; DIN: TCP), falls back to what else it offers
+when the charger cannot (each fallback said on stderr and in the summary), runs one AC, AC_BPT, DC or DC_BPT session
+(``--energy`` and ``--mode``; DIN is DC only and discharging is -20 only: what does not fit is left out of the offer
+and said so; nothing left is a usage error), and prints one summary line. A status line on stderr shows that the
+session lives (:mod:`._progress`; ``--quiet`` turns it off). The first SIGINT/SIGTERM ends the session the
+standard's way (PowerDelivery(Stop), SessionStop), a second aborts (:mod:`._signals`). Exit codes: 0 when the
+session ended regularly (Terminate or Pause) and did what was asked; 1 otherwise: a failed session, an error, or a
+charger that offered something else than what was asked (the line says what; ``--accept-fallback`` goes on with the
+substitute and the line names it); 3 when a signal stopped it cleanly before ``--loops`` was reached; 130/143 when a
+second signal aborted it.
 """
 
 from __future__ import annotations
@@ -62,9 +68,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``evcc`` command."""
     parser = subparsers.add_parser(
         "evcc",
-        help="run one ISO 15118-20 session as the EVCC (vehicle) over TCP/TLS",
-        description="Find the SECC with SDP on IFACE (or use --target), connect over TLS 1.3, run one AC, AC_BPT, "
-        "DC or DC_BPT session and print a summary line; a status line on stderr while it runs (on a terminal: "
+        help="run one ISO 15118-20/-2/DIN 70121 session as the EVCC (vehicle) over TCP/TLS",
+        description="Find the SECC with SDP on IFACE (or use --target), connect (-20: TLS 1.3; -2: TLS 1.2 or "
+        "TCP; DIN: TCP), run one AC, AC_BPT, DC or DC_BPT session and print a summary line naming the protocol; "
+        "a status line on stderr while it runs (on a terminal: "
         f"refreshed in place; otherwise at the session's start, its first loop and every {NON_TTY_PERIOD_S:g} s). "
         "The first SIGINT/SIGTERM ends the session the standard's way (PowerDelivery(Stop), SessionStop) and "
         "prints the summary; a second aborts at once.",
@@ -78,16 +85,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--protocols",
         type=split_names,
         metavar="P[,P...]",
-        help="protocols to offer, most preferred first: iso20 (default); iso2 and din are not implemented yet",
+        help="protocols to offer, most preferred first (default: iso20,iso2,din, or the persona's [evcc] "
+        "protocols). iso20 needs a -20 PKI (TLS 1.3); iso2 runs over TLS 1.2 with a -2 PKI (`v2g pki init "
+        "--profile iso2`, a second --pki) and over TCP; din over TCP, DC only. An AC EV leaves din out, a "
+        "discharging one everything but iso20 (BPT is -20 only), saying so when they were named",
     )
     parser.add_argument(
-        "--energy", type=str.lower, choices=("ac", "dc"), help="ac (default) or dc: the -20 namespace to offer"
+        "--energy",
+        type=str.lower,
+        choices=("ac", "dc"),
+        help="ac (default; dc for --protocols din alone) or dc: the -20 namespace to offer, the -2 energy transfer "
+        "mode (DIN needs dc)",
     )
     parser.add_argument(
         "--mode",
         choices=("charge", "discharge"),
-        help="charge: the plain service (AC, DC); discharge: the bidirectional one (AC_BPT, DC_BPT). Default: "
-        f"the persona's [ev] direction ({_EV.direction}; a bidirectional EV selects the BPT service and charges)",
+        help="charge: the plain service (AC, DC); discharge: the bidirectional one (AC_BPT, DC_BPT: ISO 15118-20 "
+        "only, so only iso20 is offered). Default: the persona's [ev] direction "
+        f"({_EV.direction}; a bidirectional EV selects the BPT service and charges)",
     )
     parser.add_argument(
         "--accept-fallback",
@@ -229,6 +244,8 @@ async def _session(
             return INTERRUPTED
     if status is not None:
         status.clear()
+    if status is not None and run.outcome.negotiation is not None:
+        print(f"evcc: {run.outcome.negotiation.describe()}", file=sys.stderr, flush=True)
     print(summary("evcc", str(run.endpoint), run.outcome, hint=gap.explanation), flush=True)
     installed = _install.save(args, ev) if args is not None else None
     if installed is not None:
@@ -245,11 +262,27 @@ def _approach(settings: EvccSettings) -> str | None:
     return f"SLAC matching on {client.iface}, then {found}" if client.slac else found
 
 
+def _usage_error(args: argparse.Namespace) -> str | None:
+    """What the options ask for that no protocol named can give (exit 2), or None."""
+    names = args.protocols or ()
+    if args.mode == "discharge" and names and "iso20" not in names:
+        return f"--mode discharge needs iso20: discharging (BPT) is ISO 15118-20 only, --protocols {','.join(names)}"
+    if args.energy == "ac" and names and set(names) == {"din"}:
+        return "--energy ac: DIN 70121 is DC only (--protocols din needs --energy dc, or add iso20/iso2)"
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
+    usage = _usage_error(args)
+    if usage is not None:
+        print(f"v2g evcc: error: {usage}", file=sys.stderr)
+        return 2
     settings = _settings(args)
     if settings.client.iface is not None:
         preflight_interface(settings.client.iface)
     for warning in pacing_warnings(settings.evcc, settings.client.policy.session_config().timing):
         print(f"v2g evcc: warning: {warning}", file=sys.stderr, flush=True)
-    prepare_process((settings.evcc.energy,))
+    for note in settings.notes:
+        print(f"v2g evcc: note: {note}", file=sys.stderr, flush=True)
+    prepare_process(settings.evcc.offered_protocols)
     return run_until_stopped("evcc", lambda signals: _session(settings, args.quiet, signals, args))

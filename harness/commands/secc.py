@@ -1,10 +1,13 @@
-"""`v2g secc`: run an ISO 15118-20 SECC (charger) with the simple EVSE controller.
+"""`v2g secc`: run an ISO 15118-20 / ISO 15118-2 / DIN 70121 SECC (charger) with the simple EVSE controller.
 
-Listens on the interface's link-local address (or ``--listen``) over TLS 1.3, answers SDP on the interface,
-serves every EV that connects, and prints one line per session. Lines about refused or failed connections
-are rate-limited per peer address; what is held back is counted and summarised once a minute at most.
-``--protocols`` and ``--energy`` say what it offers (-20 AC and DC by default; DC runs on the simple EVSE's DC
-output). A status line per running session goes to stderr (:mod:`._progress`; ``--quiet`` turns it off).
+Listens on the interface's link-local address (or ``--listen``), answers SDP on the interface, serves every EV
+that connects, and prints one line per session naming the protocol chosen. One port serves -20 over TLS 1.3
+(with a -20 PKI), -2 over TLS 1.2 (with a -2 PKI: ``--pki`` once per generation) and -2 and DIN over plain TCP;
+SDP answers the security the EV asked for when it is served. Lines about refused or failed connections are
+rate-limited per peer address; what is held back is counted and summarised once a minute at most.
+``--protocols`` and ``--energy`` say what it offers (all three generations, AC and DC by default; DIN is DC only;
+DC runs on the simple EVSE's DC output). A status line per running session, and how SupportedAppProtocol went,
+go to stderr (:mod:`._progress`; ``--quiet`` turns them off).
 
 ``--once`` stops after the first connection. The first SIGINT/SIGTERM stops accepting, asks every EV in the
 charge loop to terminate (EVSENotification Terminate) and waits for those sessions to end, at most
@@ -35,11 +38,13 @@ from harness.commands._sessions import (
 )
 from harness.commands._signals import INTERRUPTED, StopSignals, run_until_stopped
 from harness.config import SeccSettings, load_secc_settings
+from harness.config_pki import iso2_pnc
 from harness.doctor import preflight_interface
-from harness.protocols import check_energies, family_of, split_names
+from harness.protocols import check_energies, describe_offer, split_names
 from iso15118.config import PRICING, SeccConfig
 from iso15118.constants import SDP_SERVER_PORT
 from iso15118.iso20.pnc import PncVerifier
+from iso15118.profiles import PncTrust
 from iso15118.session.connection import Role
 from iso15118.simple import SimpleEVSE
 from iso15118.transport.driver import Observer
@@ -60,9 +65,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``secc`` command."""
     parser = subparsers.add_parser(
         "secc",
-        help="run an ISO 15118-20 SECC (charger) over TCP/TLS with SDP",
-        description="Serve EVs over TLS 1.3 on IFACE's link-local address (or --listen), announce the port "
-        "with SDP, and print one summary line per session; a status line per running session on stderr (on a "
+        help="run an ISO 15118-20/-2/DIN 70121 SECC (charger) over TCP/TLS with SDP",
+        description="Serve EVs on IFACE's link-local address (or --listen): ISO 15118-20 over TLS 1.3, ISO 15118-2 "
+        "over TLS 1.2 or TCP, DIN 70121 over TCP, all on one port; announce the port with SDP, and print one "
+        "summary line per session naming the protocol; a status line per running session on stderr (on a "
         f"terminal: refreshed in place; otherwise at the session's start, its first loop and every "
         f"{NON_TTY_PERIOD_S:g} s). The first SIGINT/SIGTERM asks every EV in the charge loop to terminate, waits "
         f"for the sessions to end (at most {STOP_GRACE_S:g} s) and exits; a second aborts at once.",
@@ -75,14 +81,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--protocols",
         type=split_names,
         metavar="P[,P...]",
-        help="protocols offered: iso20 (default); iso2 and din are not implemented yet",
+        help="protocols offered, in this charger's order of preference: iso20, iso2, din (default: all three, or "
+        "the persona's [secc] protocols). The EV's priority picks among them unless [secc] protocol_preference = "
+        '"secc". iso20 needs a -20 PKI (TLS 1.3); iso2 runs over TLS 1.2 with a -2 PKI (`v2g pki init --profile '
+        "iso2`, a second --pki) and over plain TCP; din over plain TCP, DC only",
     )
     parser.add_argument(
         "--energy",
         type=split_names,
         metavar="ac,dc",
-        help="energy families offered: the -20 AC and/or DC namespace and their services (default: the "
-        "persona's [secc] protocols, both)",
+        help="energy families offered: the -20 AC and/or DC namespace, -2 AC and/or DC, DIN with dc; and their "
+        "services (default: the persona's [secc] protocols, both)",
     )
     parser.add_argument(
         "--listen",
@@ -164,6 +173,9 @@ class _Lines:
         if self.status is not None:
             self.status.clear()
         if rep.outcome is not None:
+            negotiation = rep.outcome.negotiation
+            if self.status is not None and negotiation is not None:
+                print(f"secc {rep.peer}: {negotiation.describe()}", file=sys.stderr, flush=True)
             print(summary("secc", rep.peer, rep.outcome), flush=True)
         if rep.error is not None:
             print(f"secc {rep.peer}: error: {rep.error}", flush=True)
@@ -204,7 +216,8 @@ async def _serve_sessions(
     settings: SeccSettings, quiet: bool, signals: StopSignals, csms: _csms.CsmsOptions | None
 ) -> int:
     roots = settings.pnc_certificates()
-    pnc = PncVerifier(roots) if roots else None
+    pnc20 = PncVerifier(roots) if roots else None
+    pnc2 = iso2_pnc(settings.iso2_pki) if settings.iso2_pki and "PnC" in settings.secc.authorization else None
     status = None if quiet else StatusLine("secc")
     lines = _Lines(status=status)
     with observers(settings.trace, settings.journal) as obs:
@@ -214,13 +227,13 @@ async def _serve_sessions(
                 settings.server,
                 backend.controllers(lambda: SimpleEVSE(settings.evse)),
                 secc=backend.secc(settings.secc),
-                pnc=backend.pnc(pnc),
+                pnc=PncTrust(iso20=backend.pnc(pnc20), iso2=pnc2) if pnc2 else backend.pnc(pnc20),
                 observers=backend.observers(watchers),
                 on_report=lines.report,
                 certificates=backend.certificates,
             )
             async with server:
-                where = f"{_security(settings)}; offers {_offer(settings)}{backend.describe()}"
+                where = f"{_security(settings)}; offers {describe_offer(settings.secc)}{backend.describe()}"
                 print(f"secc listening on {server.endpoint} ({where})", flush=True)
                 flusher = asyncio.create_task(_flush_every(lines, lines.limiter.window_s))
                 first: asyncio.Future[ConnectionReport] | None = None
@@ -254,24 +267,23 @@ async def _serve_sessions(
     return lines.exit_code
 
 
-def _offer(settings: SeccSettings) -> str:
-    """``iso20 AC, DC``: the protocols and energy families offered."""
-    families = dict.fromkeys(str(f) for f in map(family_of, settings.secc.protocols) if f is not None)
-    return f"iso20 {', '.join(families)}"
-
-
 def _security(settings: SeccSettings) -> str:
+    """``TLS 1.3, TLS 1.2, plain TCP, strict``: the transports served and the mode."""
     policy = settings.server.policy
-    text = "TLS 1.3" if policy.tls is not None and not policy.tolerant else "TLS" if policy.tls else "plain TCP"
+    kinds = ["TLS 1.3" if not policy.tolerant else "TLS"] if policy.tls is not None else []
+    kinds += ["TLS 1.2"] if policy.tls_iso2 is not None else []
+    kinds += ["plain TCP"] if policy.serves_plain_tcp(settings.secc.protocols) else []
     deviations = ", ".join(policy.deviations(Role.SECC))
-    return f"{text}, {'tolerant: ' + deviations if policy.tolerant else 'strict'}"
+    return f"{', '.join(kinds)}, {'tolerant: ' + deviations if policy.tolerant else 'strict'}"
 
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings.server.iface is not None:
         preflight_interface(settings.server.iface)
-    prepare_process(filter(None, map(family_of, settings.secc.protocols)))
+    for note in settings.notes:
+        print(f"v2g secc: note: {note}", file=sys.stderr, flush=True)
+    prepare_process(settings.secc.protocols)
     code = run_until_stopped(
         "secc", lambda signals: _serve(settings, args.quiet, signals, _csms.options(args), args.cp)
     )

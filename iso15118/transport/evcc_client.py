@@ -128,8 +128,9 @@ def plan_attempts(
     announced: SdpSecurity, protocols: tuple[str, ...], policy: TransportPolicy, *, plain_last: bool = False
 ) -> list[Attempt]:
     """The connection attempts, in order, for an SECC that announced ``announced``: TLS 1.3 when -20 is offered
-    and configured, TLS 1.2 when -2 is; plain TCP when the SECC has no TLS and some offered protocol is valid over
-    it, or (``plain_last``: a target without SDP) after the TLS attempts when -2 or DIN is offered."""
+    and configured, TLS 1.2 when -2 is (in the order of the EV's priority); plain TCP when the SECC has no TLS
+    and some offered protocol is valid over it, or (``plain_last``: a target without SDP) after the TLS attempts
+    when -2 or DIN is offered."""
     standards = {standard_of(ns) for ns in protocols}
     attempts = []
     if announced is SdpSecurity.TLS:
@@ -137,6 +138,10 @@ def plan_attempts(
             attempts.append(Attempt(transport=Transport.TLS13, tls=policy.tls_config(), mode=policy.tls_mode))
         if Standard.ISO2 in standards and policy.tls_iso2 is not None:
             attempts.append(Attempt(transport=Transport.TLS12, tls=policy.tls_iso2, mode=TlsMode.ISO2))
+        # The EV's priority decides which TLS comes first: an EV preferring -2 to -20 tries TLS 1.2 first.
+        first = {Standard.ISO20: Transport.TLS13, Standard.ISO2: Transport.TLS12}
+        order = [first[s] for s in map(standard_of, protocols) if s in first]
+        attempts.sort(key=lambda a: order.index(a.transport))
     if announced is SdpSecurity.NONE:
         if any(policy.admits(s, Transport.TCP).allowed for s in standards):
             attempts.append(Attempt(transport=Transport.TCP))
@@ -213,7 +218,8 @@ async def run_evcc(
             config.iface, "ev", modem_standin=config.modem_standin, timeout=config.slac_timeout_s
         )
         log.info("EVCC: SLAC matched in %.3f s", slac_result.duration)
-    wanted = config.security or sdp_security(protocols, evcc.authorization, policy)
+    # SdpSecurity.TLS is 0x00: test for None, not for truth.
+    wanted = config.security if config.security is not None else sdp_security(protocols, evcc.authorization, policy)
     sdp_result = None
     if config.target is not None:
         endpoint = parse_endpoint(config.target, iface=config.iface)

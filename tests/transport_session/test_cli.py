@@ -109,17 +109,22 @@ def test_discharge_session_between_two_processes_with_traces_and_keylog(pki: Tes
             env=env,
         )
         code, out, err = cli.finish(secc)
-    assert secc.listening == f"secc listening on [::1]:{port} (TLS 1.3, strict; offers iso20 AC, DC)"
+    offers = "offers iso20 AC, DC; iso2 AC, DC; din DC"  # every generation by default
+    assert secc.listening == f"secc listening on [::1]:{port} (TLS 1.3, plain TCP, strict; {offers})"
     assert ev.returncode == 0, ev.stderr
     assert code == 0, err
     assert re.fullmatch(
-        rf"evcc \[::1\]:{port}: session [0-9a-f]{{16}}, AC_BPT scheduled, EIM, channel Discharge, 3 loops, "
+        rf"evcc \[::1\]:{port}: session [0-9a-f]{{16}}, ISO 15118-20, AC_BPT scheduled, EIM, channel Discharge, "
+        r"3 loops, "
         r"3 meter readings \(last: charged \d+ Wh, discharged \d+ Wh\), ended terminated \(SessionStop\(Terminate\)\)",
         ev.stdout.strip(),
     ), ev.stdout
     session = ev.stdout.split("session ")[1][:16]
     [line] = out.strip().splitlines()
-    assert line.startswith("secc [::1]:") and f"session {session}, AC_BPT scheduled, EIM, channel Discharge" in line
+    assert (
+        line.startswith("secc [::1]:")
+        and f"session {session}, ISO 15118-20, AC_BPT scheduled, EIM, channel Discharge" in line
+    )
     assert line.endswith("ended terminated (SessionStop(Terminate))")
     for trace, role in ((secc_trace, "secc"), (evcc_trace, "evcc")):
         records = [json.loads(x) for x in trace.read_text().splitlines()]
@@ -192,11 +197,14 @@ def test_a_failed_session_exits_1_on_both_sides(pki: TestPki, tmp_path: Path) ->
         (["secc", "--listen", "::1"], "TLS needs a PKI"),
         (["secc", "--listen", "::1", "--pki", "/nonexistent"], "is not a v2gstack PKI"),
         (["evcc", "--trace", "/nonexistent/dir/t.jsonl", "--target", "[::1]:9", "--no-tls", "--tolerant"], "--trace"),
+        # -20 is never offered where it cannot run: it needs its PKI (TLS 1.3), or to be left out.
+        (["evcc", "--target", "[::1]:9", "--protocols", "iso20,iso2"], "TLS needs a PKI"),
+        (["evcc", "--target", "[::1]:9", "--no-tls"], "leave iso20 out (--protocols iso2) or allow it with --tolerant"),
+        (["secc", "--listen", "::1", "--no-tls", "--no-sdp"], "leave iso20 out (--protocols iso2,din)"),
         (
-            ["evcc", "--target", "[::1]:9", "--protocols", "iso20,iso2"],
-            "--protocols: iso2 (ISO 15118-2) is not implemented yet: it comes with an issue after issue 12",
+            ["secc", "--listen", "::1", "--protocols", "din", "--energy", "ac"],
+            "nothing to offer: din (DIN 70121) left out: DIN 70121 is DC only and this charger offers AC only",
         ),
-        (["secc", "--listen", "::1", "--protocols", "din"], "--protocols: din (DIN 70121) is not implemented yet"),
         (["evcc", "--target", "[::1]:9", "--protocols", "iso15"], "unknown protocol 'iso15' (known: iso20, iso2, din)"),
         (["evcc", "--target", "[::1]:9", "--protocols", "iso20,iso20"], "--protocols: iso20 is named twice"),
         (["evcc", "--target", "[::1]:9", "--protocols", ","], "--protocols: expected comma-separated names"),
@@ -239,10 +247,10 @@ def test_pause_and_resume_across_two_evcc_runs_then_sigterm(pki: TestPki) -> Non
         code, out, err = cli.finish(secc)
     assert second.returncode == 0, second.stderr
     # The resuming EV skips service selection; the SECC restored the paused session's service.
-    assert f"session {session}, AC_BPT dynamic, resumed, channel Charge, 2 loops" in second.stdout
+    assert f"session {session}, ISO 15118-20, AC_BPT dynamic, resumed, channel Charge, 2 loops" in second.stdout
     assert second.stdout.strip().endswith("ended terminated (SessionStop(Terminate))")
     assert code == 0, err
     lines = out.strip().splitlines()
     assert len(lines) == 2 and all(f"session {session}" in line for line in lines)
     assert lines[0].endswith("ended paused (SessionStop(Pause))")
-    assert f"session {session}, AC_BPT dynamic, EIM, resumed, channel Charge, " in lines[1]
+    assert f"session {session}, ISO 15118-20, AC_BPT dynamic, EIM, resumed, channel Charge, " in lines[1]

@@ -12,7 +12,7 @@ import pytest
 from harness.cli import main
 from harness.commands._sessions import summary
 from harness.config import load_evcc_settings, load_secc_settings
-from iso15118.constants import NS_ISO20_AC, NS_ISO20_DC
+from iso15118.constants import NS_DIN, NS_ISO2, NS_ISO20_AC, NS_ISO20_DC
 from iso15118.errors import ConfigError
 from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
 from iso15118.session.events import EndReason, SessionEnded
@@ -30,23 +30,29 @@ def test_dc_only_charger_serves_dc_charge_and_refuses_an_ac_ev(pki: TestPki) -> 
     pki_dir = str(pki.layout.directory)
     target = ["--target", f"[::1]:{port}", "--pki", pki_dir, "--loops", "2"]
     with cli.secc(["--listen", "::1", "--port", str(port), "--no-sdp", "--pki", pki_dir, "--energy", "dc"]) as secc:
-        assert secc.listening == f"secc listening on [::1]:{port} (TLS 1.3, strict; offers iso20 DC)"
+        offers = "offers iso20 DC; iso2 DC; din DC"  # every generation by default, DC only
+        assert secc.listening == f"secc listening on [::1]:{port} (TLS 1.3, plain TCP, strict; {offers})"
         charge = cli.evcc([*target, "--energy", "dc", "--mode", "charge", "--protocols", "iso20"])
         ac = cli.evcc([*target, "--energy", "ac"])
         secc.proc.send_signal(signal.SIGTERM)
         code, out, err = cli.finish(secc)
     # --mode charge selects the plain service: DC, not DC_BPT.
     assert charge.returncode == 0, charge.stderr
-    assert ", DC dynamic, EIM, 2 loops, 2 meter readings (last: charged " in charge.stdout
+    assert ", ISO 15118-20, DC dynamic, EIM, 2 loops, 2 meter readings (last: charged " in charge.stdout
     assert charge.stdout.strip().endswith(_END)
     assert ac.returncode == 1
-    assert "ended no_common_protocol Failed_NoNegotiation" in ac.stdout
+    # The AC EV's -20 offer found nothing over TLS 1.3; it went on over plain TCP with -2, where this charger
+    # offers DC only: the EV stops and says so, and why -20 was not used.
+    assert ", ISO 15118-2, no service selected, EIM, 0 loops, " in ac.stdout, ac.stdout
+    assert "not ISO 15118-20: ISO 15118-20 AC was preferred but not used: " in ac.stdout
+    assert ac.stdout.strip().endswith("not done: no AC energy transfer mode offered (the SECC offers DC_extended)")
     # The server exits 1 because one of its connections failed; it printed one line per session.
     assert code == 1, err
-    first, second = out.strip().splitlines()
+    first, second, third = out.strip().splitlines()
     session = charge.stdout.split("session ")[1][:16]
-    assert f"session {session}, DC dynamic, EIM, 2 loops" in first and first.endswith(_END)
+    assert f"session {session}, ISO 15118-20, DC dynamic, EIM, 2 loops" in first and first.endswith(_END)
     assert "ended no_common_protocol" in second
+    assert ", ISO 15118-2, no service selected, " in third
 
 
 def test_what_the_charger_does_not_offer_stops_the_ev_unless_it_accepts_the_fallback(
@@ -75,7 +81,7 @@ def test_what_the_charger_does_not_offer_stops_the_ev_unless_it_accepts_the_fall
     assert lines["discharge"].endswith(
         f"0 loops, no meter readings, {_END}, not done: discharge needs DC_BPT; the SECC offers DC"
     )
-    assert lines["discharge"].split(", ")[1] == "DC (no service selected)"
+    assert lines["discharge"].split(", ")[1:3] == ["ISO 15118-20", "DC (no service selected)"]
     assert lines["pnc"].endswith(f"{_END}, not done: PnC asked, the SECC offers EIM")
     assert lines["scheduled"].endswith(f"{_END}, not done: scheduled control asked, the SECC offers Dynamic")
     # Accepted: the session runs with the substitute, named on the line.
@@ -147,12 +153,12 @@ def test_persona_files_and_options_give_the_protocols_energy_and_services(tmp_pa
 
     secc_runtime = {"runtime": {"listen": "::1", "tls": False, "tolerant": True}}
     both = load_secc_settings(None, secc_runtime).secc
-    assert both.protocols == (NS_ISO20_AC, NS_ISO20_DC) and both.services == (AC, AC_BPT, DC, DC_BPT)
+    assert both.protocols == (NS_ISO20_AC, NS_ISO20_DC, NS_ISO2, NS_DIN) and both.services == (AC, AC_BPT, DC, DC_BPT)
     dc_only = load_secc_settings(None, secc_runtime, protocols=("iso20",), energy=(EnergyFamily.DC,)).secc
     assert (dc_only.protocols, dc_only.services) == ((NS_ISO20_DC,), (DC, DC_BPT))
     # services = ["ac"] is an AC charger: the DC namespace is not offered.
     ac_charger = load_secc_settings(None, secc_runtime | {"secc": {"services": ["ac"]}}).secc
-    assert (ac_charger.protocols, ac_charger.services) == ((NS_ISO20_AC,), (AC,))
+    assert (ac_charger.protocols, ac_charger.services) == ((NS_ISO20_AC, NS_ISO2), (AC,))  # DIN is DC only
     with pytest.raises(ConfigError, match=r"--energy dc: \[secc\] services has no DC service \(AC\)"):
         load_secc_settings(None, secc_runtime | {"secc": {"services": ["ac"]}}, energy=(EnergyFamily.DC,))
     with pytest.raises(ConfigError, match=r"\[secc\] protocols: 'urn:example:v2g' is not spoken here"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from importlib import resources
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from harness.config import load_evcc_settings, load_secc_settings
 from iso15118.config import EvccConfig, SeccConfig
+from iso15118.constants import NS_DIN, NS_ISO2, NS_ISO20_AC, NS_ISO20_DC
 from iso15118.controller import ChargeDirection, ControlMode, Notification
 from iso15118.errors import ConfigError
 from iso15118.iso20.services import AC_BPT
@@ -32,12 +34,17 @@ def _write(tmp_path: Path, text: str, name: str = "persona.toml") -> Path:
 
 
 def test_example_files_state_the_defaults(pki: TestPki) -> None:
-    # The examples say "the value shown is the default": hold them to it.
+    # The examples say "the value shown is the default": hold them to it. The command line offers every
+    # generation by default (the library's configurations: -20 only).
     secc = load_secc_settings(_example("secc.toml"), {"runtime": {"iface": "lo", "pki": pki.layout.directory}})
-    assert secc.secc == SeccConfig() and secc.evse == SimpleEVSEConfig()
+    every = (NS_ISO20_AC, NS_ISO20_DC, NS_ISO2, NS_DIN)
+    assert secc.secc == dataclasses.replace(SeccConfig(), protocols=every) and secc.evse == SimpleEVSEConfig()
+    assert secc == load_secc_settings(None, {"runtime": {"iface": "lo", "pki": pki.layout.directory}})
     assert (secc.server.port, secc.server.sdp, secc.server.sdp_port, secc.once) == (0, True, 15118, False)
     evcc = load_evcc_settings(_example("evcc.toml"), {"runtime": {"iface": "lo", "pki": pki.layout.directory}})
-    assert evcc.evcc == EvccConfig() and evcc.ev == SimpleEVConfig()
+    # An AC EV offers -20 AC and -2: DIN 70121 is DC only.
+    assert evcc.evcc == dataclasses.replace(EvccConfig(), protocols=(NS_ISO20_AC, NS_ISO2))
+    assert evcc.ev == SimpleEVConfig()
     assert (evcc.client.sdp_tries, evcc.client.sdp_timeout_per_try_s, evcc.client.sdp_destination) == (
         50,
         0.25,

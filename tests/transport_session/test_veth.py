@@ -205,7 +205,8 @@ def test_cli_dc_session_between_namespaces(
 ) -> None:
     veth = dc_charger.veth
     assert dc_charger.server.listening.startswith(f"secc listening on [{veth.lladdr_a}%{veth.if_a}]:")
-    assert dc_charger.server.listening.endswith("(TLS 1.3, strict; offers iso20 DC)")
+    offers = "offers iso20 DC; iso2 DC; din DC"  # every generation by default
+    assert dc_charger.server.listening.endswith(f"(TLS 1.3, plain TCP, strict; {offers})")
     keys = tmp_path / "ev.keys"
     argv = ["--iface", veth.if_b, "--pki", str(pki.layout.directory), "--keylog", str(keys), "--loops", "3"]
     ev = cli.evcc(
@@ -218,11 +219,11 @@ def test_cli_dc_session_between_namespaces(
     authorization = {"eim": "EIM", "pnc": "PnC"}[auth]
     # SDP over ff02::1 on the veth found the charger; TCP went to its link-local address with the scope id.
     assert ev.stdout.startswith(f"evcc [{veth.lladdr_a}%{veth.if_b}]:"), ev.stdout
-    assert f", {energy} {control}, {authorization}, {channel}3 loops, 3 meter readings" in ev.stdout
+    assert f", ISO 15118-20, {energy} {control}, {authorization}, {channel}3 loops, 3 meter readings" in ev.stdout
     assert ev.stdout.strip().endswith("ended terminated (SessionStop(Terminate))")
     assert "CLIENT_TRAFFIC_SECRET_0 " in keys.read_text()  # a TLS 1.3 secret: the session ran over TLS 1.3
     session = ev.stdout.split("session ")[1][:16]
     line = dc_charger.next_line()
     assert line.startswith(f"secc [{veth.lladdr_b}]:"), line
-    assert f"session {session}, {energy} {control}, {authorization}, {channel}3 loops" in line
+    assert f"session {session}, ISO 15118-20, {energy} {control}, {authorization}, {channel}3 loops" in line
     assert line.endswith("ended terminated (SessionStop(Terminate))")
