@@ -138,6 +138,9 @@ class Profile:
     """DC, tester SECC: DC_CableCheckRes answers Ongoing this many times before Finished."""
     precharge_step_v: float = 150.0
     """DC, tester SECC: how far its output moves towards the EV's target per DC_PreChargeReq."""
+    evse_three_phase: bool = False
+    """AC, tester SECC: a three-phase charger (-2 then offers AC_three_phase_core besides single phase, so that
+    an EV that charges on three phases only, as Josev's -2 EVCC does by default, finds its mode)."""
 
 
 def dc_profile(*, service: int = DC_BPT, offered: tuple[int, ...] = (DC, DC_BPT), **fields: Any) -> Profile:

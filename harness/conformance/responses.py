@@ -68,6 +68,7 @@ def _evse(ctx: Context) -> SimpleEVSE:
                 max_current_a=p.evse_max_current_a,
                 cable_check_requests=p.cable_check_ongoing,
                 precharge_step_v=p.precharge_step_v,
+                three_phase=p.evse_three_phase,
             )
         )
     return ctx.evse

@@ -157,7 +157,8 @@ def _reason(exc: Exception) -> str:
 
 
 class RemoteSecc:
-    """An SECC reached over TCP/TLS at an endpoint, or found with SDP on ``iface`` once for the run."""
+    """An SECC reached over TCP/TLS at an endpoint, or found with SDP on ``iface`` (before the first case, and
+    again before every later connection)."""
 
     def __init__(
         self,
@@ -184,7 +185,8 @@ class RemoteSecc:
         self.name = f"SECC at {endpoint}" if endpoint is not None else f"SECC found with SDP on {iface}"
 
     async def locate(self) -> str:
-        """SDP on the interface (with no endpoint given), once: every case then connects to what it found."""
+        """SDP on the interface (with no endpoint given), before the first case: a SUT SDP does not find ends the
+        run (later connections ask SDP again, see :meth:`connect`)."""
         if self.endpoint is None:
             await self._discover()
         return self.name
@@ -206,6 +208,10 @@ class RemoteSecc:
     async def connect(self, context: ssl.SSLContext | None) -> Connection:
         if self.endpoint is None:
             await self.locate()
+        elif self.found and self.reached:
+            # SDP again before every later connection, as an EV does: an SECC that starts a TCP server per SDP
+            # request (Josev) may still be closing the previous one, which then accepts and never answers.
+            await self._discover()
         assert self.endpoint is not None
         try:
             connection = await open_connection(self.endpoint, context, timeout=self.connect_timeout)

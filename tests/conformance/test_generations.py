@@ -15,6 +15,7 @@ import pytest
 
 from harness.cli import main
 from harness.conformance.cases import select_cases
+from harness.conformance.checks import NotApplicable
 from harness.conformance.credentials import Credentials
 from harness.conformance.faulty import PROOF, fault
 from harness.conformance.model import Case, CaseResult, SutRole, Verdict
@@ -103,3 +104,34 @@ def test_the_cli_runs_a_generation(tmp_path: Path, capsys: pytest.CaptureFixture
         main([*args, "--cases", "SECC-SEQ-01"])  # a -20 case is no -2 case
     assert usage.value.code == 2
     assert "matches no secc case ID or category of --protocol iso2" in capsys.readouterr().err
+
+
+def test_the_tester_charger_offers_both_ac_modes_of_iso2(credentials: Credentials) -> None:
+    """An EV that charges on three phases only (Josev's -2 EVCC by default) finds its mode: the tester SECC's AC
+    charger has three phases and offers AC_three_phase_core besides single phase."""
+    (case,) = [c for c in _ALL if c.id == "EVCC-ISO2-HP-01"]
+    result = asyncio.run(run_against_own(case, credentials, None))
+    assert result.verdict is Verdict.PASS, describe(result)
+    (offer,) = [e.decoded for e in result.trace if e.direction == "tx" and e.text == "ServiceDiscoveryRes"]
+    assert offer is not None
+    modes = offer["V2G_Message"]["Body"]["ServiceDiscoveryRes"]["ChargeService"]["SupportedEnergyTransferMode"]
+    assert set(modes["EnergyTransferMode"]) == {"AC_single_phase_core", "AC_three_phase_core"}
+
+
+@pytest.mark.parametrize(("generation", "enum"), [("iso2", "EnergyTransferMode"), ("din", "EVRequestedEnergyTransfer")])
+def test_the_mode_not_offered_is_read_from_the_offer(generation: str, enum: str) -> None:
+    """SECC-*-PAR-04 asks for an AC mode the SUT's ServiceDiscoveryRes did not list (Josev's -2 SECC lists
+    AC_three_phase_core besides DC_extended), and is inconclusive against a SUT that lists every AC mode."""
+    from types import SimpleNamespace
+
+    from harness.conformance.cases.env_secc import _not_offered
+    from harness.conformance.generations import protocol_of
+
+    pick = _not_offered(enum)
+    ctx = SimpleNamespace(
+        protocol=protocol_of(generation), values={"offered_modes": ("DC_extended", "AC_three_phase_core")}
+    )
+    assert str(pick(ctx)) == "AC_single_phase_core"
+    ctx.values["offered_modes"] = ("AC_single_phase_core", "AC_three_phase_core")
+    with pytest.raises(NotApplicable, match="offers every AC energy transfer mode"):
+        pick(ctx)

@@ -34,10 +34,11 @@ __all__ = [
 ]
 
 FAMILY_PROFILES: Mapping[EnergyFamily, Profile] = {
-    EnergyFamily.AC: Profile(family=EnergyFamily.AC, service=AC, offered_services=(AC,)),
+    EnergyFamily.AC: Profile(family=EnergyFamily.AC, service=AC, offered_services=(AC,), evse_three_phase=True),
     EnergyFamily.DC: dc_profile(service=DC, offered=(DC,)),
 }
-"""The tester's session of each family: EIM (ExternalPayment), the charge service of that family alone."""
+"""The tester's session of each family: EIM (ExternalPayment), the charge service of that family alone; the
+tester SECC's AC charger has three phases (it offers both -2 AC modes, as a field charger does)."""
 
 _TAGS = {Generation.ISO2: "ISO2", Generation.DIN: "DIN"}
 
