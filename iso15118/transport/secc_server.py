@@ -61,7 +61,7 @@ from iso15118.transport.reports import ConnectionReport, ReportCallback, describ
 from iso15118.transport.runner import peer_identity, serve_secc_session
 from iso15118.transport.store import SessionStore
 from iso15118.transport.tcp import Endpoint, make_endpoint, open_listener, peer_name
-from iso15118.transport.udp import SdpServer, link_local_address
+from iso15118.transport.udp import SdpServer, usable_link_local
 
 __all__ = ["ConnectionReport", "SeccServer", "SeccServerConfig", "describe_report"]
 
@@ -172,13 +172,13 @@ class SeccServer:
         """Connections closed at once because of the handshake limits."""
 
     # ---- life cycle ----------------------------------------------------------------------------------
-    def _listen_endpoint(self) -> Endpoint:
+    async def _listen_endpoint(self) -> Endpoint:
         cfg = self.config
         if cfg.listen is not None:
             return make_endpoint(cfg.listen, cfg.port, iface=cfg.iface)
         if cfg.iface is None:
             raise ConfigError("the SECC needs an interface (--iface) or an address to listen on (--listen)")
-        return make_endpoint(str(link_local_address(cfg.iface)), cfg.port, iface=cfg.iface)
+        return make_endpoint(str(await usable_link_local(cfg.iface)), cfg.port, iface=cfg.iface)
 
     async def start(self) -> None:
         """Build the TLS context, bind, listen and (with ``sdp``) start announcing; raises on any problem."""
@@ -187,7 +187,7 @@ class SeccServer:
         policy = self.config.policy
         if self.config.sdp and self.config.iface is None:
             raise ConfigError("SDP needs the interface to answer on (--iface)")
-        wanted = self._listen_endpoint()
+        wanted = await self._listen_endpoint()
         sock = open_listener(wanted)
         port = int(sock.getsockname()[1])
         self.endpoint = Endpoint(address=wanted.address, port=port, scope_id=wanted.scope_id, iface=wanted.iface)

@@ -137,6 +137,29 @@ def link_local_address(iface: str) -> IPv6Address:
     raise ConfigError(f"{iface} has no IPv6 link-local address (is the link up and IPv6 enabled on it?)")
 
 
+DAD_WAIT_S: Final = 5.0
+"""How long a charger that starts with its link just up waits for duplicate address detection to end: the kernel
+keeps a new link-local address tentative for about 1-2 s (one probe, RetransTimer 1 s, RFC 4862), and a charger
+booting with its PLC link is in exactly that state."""
+
+
+async def usable_link_local(iface: str, wait_s: float = DAD_WAIT_S) -> IPv6Address:
+    """:func:`link_local_address`, waiting up to ``wait_s`` while the address is still tentative; an interface
+    without one, or whose address failed DAD, is refused at once."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        try:
+            return link_local_address(iface)
+        except ConfigError:
+            entries = [a for a in interface_addresses(iface) if a.address.is_link_local]
+            tentative = bool(entries) and not any(a.dad_failed for a in entries)
+            if not tentative or loop.time() >= deadline:
+                raise
+        # The kernel announces the end of DAD only over netlink; a short poll is enough for a once-off start.
+        await asyncio.sleep(0.1)
+
+
 def _scoped(address: str, port: int, index: int) -> tuple[str, int, int, int]:
     """A socket address, with the interface as scope id when the address needs one."""
     ip = IPv6Address(address)
