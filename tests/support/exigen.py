@@ -165,7 +165,9 @@ class Walker:
         if drive.chance(15, "typed undeclared element"):
             named = sorted(k for k in self.buildable if self.grammar.types[k].named)
             if named:
-                return self.minimal(named[drive.choose(len(named), "xsi:type of an undeclared element")])
+                # small(), not the cached minimal(): its xs:ID values come from the document's drive, so they stay
+                # unique (a minimal object's fixed Id could repeat one drawn elsewhere: invalid XML).
+                return self.small(named[drive.choose(len(named), "xsi:type of an undeclared element")], drive)
         attrs = {}
         for _ in range(drive.choose(3, "undeclared attributes")):
             attrs[
