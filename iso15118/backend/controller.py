@@ -35,7 +35,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from cryptography import x509
 
@@ -73,6 +73,9 @@ from iso15118.errors import BackendError, V2GError
 __all__ = ["Backend", "DCStationController", "Port", "StationController"]
 
 log = logging.getLogger(__name__)
+
+_Command = TypeVar("_Command", EvseCommand, DCCommand)
+"""An AC or a DC charge-loop command: both carry a target power and a notification."""
 
 
 class Port(Protocol):
@@ -273,20 +276,20 @@ class StationController:
         target = max(target, -abs(ev_state.get("ev_maximum_discharge_power", 0.0)))
         return target
 
-    def _notification(self, current: Notification | None) -> tuple[Notification | None, int]:
-        stop = self.tx.stop if self.tx is not None else None
-        if stop is not None and current is None:
-            return Notification.TERMINATE, 0  # the CSMS (or a reset) ends the session [V2G20-1610]
-        return current, 0
+    def _steered(self, command: _Command, ev_state: dict[str, float]) -> _Command:
+        """The charger's loop command with the CSMS's word in it: the profiles' target, and Terminate at once when
+        the CSMS (or a reset) stopped the transaction and the charger itself notifies nothing [V2G20-1610]."""
+        target = self._steer(command.target_power_w, ev_state)
+        if self.tx is not None and self.tx.stop is not None and command.notification is None:
+            return replace(
+                command, target_power_w=target, notification=Notification.TERMINATE, notification_max_delay_s=0
+            )
+        return replace(command, target_power_w=target)
 
     async def charge_loop(self, ev_present_power_w: float, ev_state: dict[str, float], now: float) -> EvseCommand:
         command = await self.inner.charge_loop(ev_present_power_w, ev_state, now)
         await self._read_meter(now, ev_present_power_w)
-        target = self._steer(command.target_power_w, ev_state)
-        notification, delay = self._notification(command.notification)
-        if notification is command.notification:
-            delay = command.notification_max_delay_s
-        return replace(command, target_power_w=target, notification=notification, notification_max_delay_s=delay)
+        return self._steered(command, ev_state)
 
     async def meter(self, now: float) -> MeterReading:
         return await self._read_meter(now)
@@ -347,11 +350,7 @@ class DCStationController(StationController):
         ev_state = {} if request.max_charge_power_w is None else {"ev_maximum_charge_power": request.max_charge_power_w}
         if request.max_discharge_power_w is not None:
             ev_state["ev_maximum_discharge_power"] = request.max_discharge_power_w
-        target = self._steer(command.target_power_w, ev_state)
-        notification, delay = self._notification(command.notification)
-        if notification is command.notification:
-            delay = command.notification_max_delay_s
-        return replace(command, target_power_w=target, notification=notification, notification_max_delay_s=delay)
+        return self._steered(command, ev_state)
 
     async def welding_detection(self, now: float) -> DCOutput:
         return await self.inner.welding_detection(now)
