@@ -27,6 +27,7 @@ __all__ = [
     "AttenProfileInd",
     "MMType",
     "Mme",
+    "MmeCode",
     "MnbcSoundInd",
     "ResponseType",
     "RunMessage",
@@ -58,7 +59,17 @@ MATCH_REQ_MVF_LENGTH: Final = 0x003E
 MATCH_CNF_MVF_LENGTH: Final = 0x0056
 
 
-class MMType(IntEnum):
+class MmeCode(IntEnum):
+    """An MMTYPE code space whose member names end in the message kind (``..._REQ``, ``..._CNF``, ...)."""
+
+    @property
+    def mme_name(self) -> str:
+        """The name as the standards write it, e.g. ``CM_SLAC_PARM.REQ``, ``VS_SW_VER.CNF``."""
+        base, _, kind = self.name.rpartition("_")
+        return f"{base}.{kind}"
+
+
+class MMType(MmeCode):
     """MMTYPE of every SLAC MME (STA-STA category 0x6000; low two bits 00 REQ, 01 CNF, 10 IND, 11 RSP)."""
 
     CM_SET_KEY_REQ = 0x6008
@@ -76,12 +87,6 @@ class MMType(IntEnum):
     CM_SLAC_MATCH_REQ = 0x607C
     CM_SLAC_MATCH_CNF = 0x607D
     CM_ATTEN_PROFILE_IND = 0x6086
-
-    @property
-    def mme_name(self) -> str:
-        """The name as ISO 15118-3 writes it, e.g. ``CM_SLAC_PARM.REQ``."""
-        base, _, kind = self.name.rpartition("_")
-        return f"{base}.{kind}"
 
 
 class SecurityType(IntEnum):

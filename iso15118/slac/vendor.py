@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Final
 
+from iso15118.slac.messages import MmeCode
+
 __all__ = [
     "MAX_MODULE_CHUNK",
     "QUALCOMM_OUI",
@@ -57,7 +59,7 @@ VENDOR_HEADER_LENGTH: Final = 20
 MAX_MODULE_CHUNK: Final = 1024
 
 
-class VsType(IntEnum):
+class VsType(MmeCode):
     """MMTYPE of the vendor messages (low two bits: 00 REQ, 01 CNF)."""
 
     VS_SW_VER_REQ = 0xA000
@@ -74,12 +76,6 @@ class VsType(IntEnum):
     VS_NW_INFO_CNF = 0xA039
     VS_PL_LINK_STATUS_REQ = 0xA0B8
     VS_PL_LINK_STATUS_CNF = 0xA0B9
-
-    @property
-    def mme_name(self) -> str:
-        """``VS_SW_VER.CNF`` style name."""
-        base, _, kind = self.name.rpartition("_")
-        return f"{base}.{kind}"
 
 
 class ModuleId(IntEnum):
