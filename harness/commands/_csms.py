@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.commands._sessions import iso20_pki
+from harness.config_pki import load_pkis
 from harness.config_tls import read_certificates
 from iso15118.backend.controller import Backend
 from iso15118.backend.outbox import Outbox
@@ -87,6 +87,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _iso20_directory(directories: list[Path] | None) -> Path | None:
+    """The -20 PKI among the ``--pki`` directories: its V2G root checks the CPS signature of relayed -20 answers."""
+    layout = load_pkis(directories or ()).iso20
+    return layout.directory if layout is not None else None
+
+
 def options(args: argparse.Namespace) -> CsmsOptions:
     """The backend options given on the command line."""
     return CsmsOptions(
@@ -97,7 +103,7 @@ def options(args: argparse.Namespace) -> CsmsOptions:
         state=args.csms_state,
         cps=tuple(args.cps or ()),
         sample_interval_s=args.sample_interval,
-        pki=iso20_pki(args.pki),
+        pki=_iso20_directory(args.pki),
     )
 
 

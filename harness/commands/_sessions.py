@@ -21,7 +21,6 @@ __all__ = [
     "add_common_options",
     "auth_name",
     "common_overrides",
-    "iso20_pki",
     "loops_text",
     "observers",
     "prepare_process",
@@ -52,13 +51,6 @@ def prepare_process(protocols: Iterable[str] = tuple(_CODECS)) -> None:
         codec_for(schema)
     gc.collect()
     gc.freeze()
-
-
-def iso20_pki(directories: Iterable[Path] | None) -> Path | None:
-    """The ISO 15118-20 PKI among the ``--pki`` directories (None: none of them), for what only -20 uses."""
-    from iso15118.security.pki import load_pki
-
-    return next((d for d in directories or () if load_pki(d).kind.name == "iso20"), None)
 
 
 def auth_name(text: str) -> str:
