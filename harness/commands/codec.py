@@ -30,7 +30,7 @@ from iso15118.codec import (
     to_xml,
 )
 from iso15118.codec.schemasets import PAYLOAD_SETS, SCHEMA_ALIASES
-from iso15118.constants import PayloadType
+from iso15118.constants import V2GTP_HEADER_LENGTH, PayloadType
 from iso15118.errors import CodecError, FramingError, MessageDecodeError
 from iso15118.v2gtp import unpack_header
 
@@ -81,7 +81,7 @@ def _parse_hex(text: str) -> bytes:
         raise CodecError(f"not a hex string: {text[:40]!r}") from None
 
 
-_V2GTP_HEADER = 8
+_PAYLOAD_TYPES = frozenset(int(p) for p in PayloadType)
 _EXI_HEADER = 0x80
 """The first byte of every stream the ISO 15118 codecs write: no cookie, no options, EXI version 1."""
 
@@ -89,13 +89,13 @@ _EXI_HEADER = 0x80
 def _looks_framed(data: bytes) -> bool:
     """A V2GTP header, possibly with a wrong version: the version byte's inverse, or a known payload type with a
     length that matches. An EXI stream of ours starts with 0x80, which no V2GTP header does."""
-    if len(data) < _V2GTP_HEADER or data[0] == _EXI_HEADER:
+    if len(data) < V2GTP_HEADER_LENGTH or data[0] == _EXI_HEADER:
         return False
     if data[0] ^ data[1] == 0xFF:
         return True
     ptype = int.from_bytes(data[2:4], "big")
     length = int.from_bytes(data[4:8], "big")
-    return ptype in PayloadType._value2member_map_ and length == len(data) - _V2GTP_HEADER
+    return ptype in _PAYLOAD_TYPES and length == len(data) - V2GTP_HEADER_LENGTH
 
 
 def _unframe(data: bytes, schema: str | None) -> tuple[bytes, str | None, int]:
@@ -107,13 +107,13 @@ def _unframe(data: bytes, schema: str | None) -> tuple[bytes, str | None, int]:
     except FramingError as exc:
         raise CodecError(f"V2GTP header: {exc}; the frame is not decoded") from None
     ptype, length = int(header.payload_type), header.payload_length
-    if length != len(data) - _V2GTP_HEADER:
-        raise CodecError(f"V2GTP header announces {length} payload bytes but {len(data) - _V2GTP_HEADER} follow")
+    if length != len(data) - V2GTP_HEADER_LENGTH:
+        raise CodecError(f"V2GTP header announces {length} payload bytes but {len(data) - V2GTP_HEADER_LENGTH} follow")
     try:
         schema = PAYLOAD_SETS[PayloadType(ptype)]
     except (ValueError, KeyError):
         raise CodecError(f"V2GTP payload type 0x{ptype:04x} does not carry an EXI message") from None
-    return data[_V2GTP_HEADER:], schema, _V2GTP_HEADER
+    return data[V2GTP_HEADER_LENGTH:], schema, V2GTP_HEADER_LENGTH
 
 
 def _decode_one(

@@ -101,6 +101,7 @@ def _contract(v: SeccView) -> tuple[x509.Certificate, ...]:
     return tuple(x509.load_der_x509_certificate(der) for der in v.ctx.contract_chain)
 
 
+_CODES: Final = frozenset(code.value for code in m.ResponseCode)
 _PATIENCE_S: Final = 4.0
 """How long the provider may take: the SECC's 4.5 s performance time for these requests (iso2/profile.py) less
 0.5 s to relay the answer; -2 has no EVSEProcessing Ongoing for them, so the SECC waits instead of asking again."""
@@ -131,9 +132,8 @@ def _provider_code(got: CertificateAnswer) -> m.ResponseCode:
     """The -2 code that reports a provider's answer without a certificate: the -2 code of its refusal when it
     names one (a bad OEM chain, a request signature that does not verify, ...), else FAILED_NoCertificateAvailable
     (no provider, none reachable, or it has nothing for this EV)."""
-    code = got.response_code
-    if got.status is CertificateStatus.FAILED and code is not None and code in m.ResponseCode._value2member_map_:
-        return m.ResponseCode(code)
+    if got.status is CertificateStatus.FAILED and got.response_code in _CODES:
+        return m.ResponseCode(got.response_code)
     return _R.FAILED_NoCertificateAvailable
 
 
