@@ -43,7 +43,7 @@ __all__ = [
     "split_names",
 ]
 
-PROTOCOLS: Final = ("iso20", "iso2", "din")
+PROTOCOLS: Final = tuple(str(s) for s in Standard)
 """Protocol names the command line knows, newest first: also the default offer of both ends."""
 ENERGIES: Final = {"ac": EnergyFamily.AC, "dc": EnergyFamily.DC}
 _ISO20: Final = {EnergyFamily.AC: NS_ISO20_AC, EnergyFamily.DC: NS_ISO20_DC}

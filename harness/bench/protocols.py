@@ -11,15 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
 
-from iso15118.errors import ConfigError
+from harness.protocols import check_protocols, split_names
 from iso15118.transport.generations import Standard
 
-__all__ = ["PROTOCOL_NAMES", "Iso2Transport", "ProtocolSettings", "WithoutBpt", "standards_from"]
-
-PROTOCOL_NAMES: Final = tuple(str(s) for s in Standard)
-"""``iso20``, ``iso2``, ``din``: the names the command line and the scenario files use."""
+__all__ = ["Iso2Transport", "ProtocolSettings", "WithoutBpt", "standards_from"]
 
 
 class WithoutBpt(StrEnum):
@@ -52,15 +48,8 @@ class ProtocolSettings:
 
 
 def standards_from(names: str | Sequence[str], option: str) -> tuple[Standard, ...]:
-    """``"iso20,iso2"`` or ``["iso20", "iso2"]`` -> the generations, in that order; a ConfigError naming
-    ``option`` for an empty list, an unknown name or one named twice."""
-    items = names.split(",") if isinstance(names, str) else list(names)
-    cleaned = [str(n).strip().lower() for n in items]
-    if not cleaned or any(not n for n in cleaned):
-        raise ConfigError(f"{option}: expected comma-separated protocol names ({', '.join(PROTOCOL_NAMES)})")
-    for name in cleaned:
-        if name not in PROTOCOL_NAMES:
-            raise ConfigError(f"{option}: unknown protocol {name!r} (known: {', '.join(PROTOCOL_NAMES)})")
-        if cleaned.count(name) > 1:
-            raise ConfigError(f"{option}: {name} is named twice")
-    return tuple(Standard(n) for n in cleaned)
+    """``"iso20,iso2"`` or ``["iso20", "iso2"]`` -> the generations, in that order; the command line's checks
+    (:func:`harness.protocols.check_protocols`: a ConfigError naming ``option`` for an empty list, an unknown
+    name or one named twice)."""
+    items = split_names(names) if isinstance(names, str) else tuple(str(n).strip().lower() for n in names)
+    return tuple(Standard(n) for n in check_protocols(items, option))

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 from harness.bench import Scenario, load_scenario, scenario_names
-from harness.bench.protocols import PROTOCOL_NAMES, Iso2Transport, ProtocolSettings, WithoutBpt, standards_from
+from harness.bench.protocols import Iso2Transport, ProtocolSettings, WithoutBpt, standards_from
+from harness.protocols import PROTOCOLS
 from harness.virtual.coupling import DEFAULT_COARSE_DT_S, Stepping
 from harness.virtual.links import LinkKind, WiringOptions
 from harness.virtual.progress import ProgressBar
@@ -71,7 +72,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="PCT",
         help="the owner's reserve (%%): export stops there (default: the scenario's)",
     )
-    names = ",".join(PROTOCOL_NAMES)
+    names = ",".join(PROTOCOLS)
     parser.add_argument(
         "--ev-protocols",
         metavar="LIST",
