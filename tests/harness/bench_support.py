@@ -16,6 +16,23 @@ class BenchRun:
     summary: Summary
 
 
+DC_SCENARIO_TOML = """
+[scenario]
+name = "x"
+title = "x"
+duration_h = 1.0
+[devices]
+vehicle = "cybertruck_awd"
+wall_connector = "universal_wall_connector"
+home = "home"
+grid = "grid"
+dc_charger = "dc_fast_charger"
+[vehicle]
+plug = "dc_charger"
+start_soc_pct = 10.0
+"""
+"""The smallest valid scenario file with the truck on the DC charger (tests vary it)."""
+
 _RUNS: dict[str, BenchRun] = {}
 
 

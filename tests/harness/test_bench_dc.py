@@ -22,7 +22,7 @@ from iso15118.config import EvccConfig
 from iso15118.controller import IsolationCheck, IsolationStatus
 from iso15118.errors import ConfigError
 from iso15118.iso20.secc.dc import PRECHARGE_CURRENT_A
-from tests.harness.bench_support import bench_run
+from tests.harness.bench_support import DC_SCENARIO_TOML, bench_run
 
 # -- data -----------------------------------------------------------------------------------------------------
 
@@ -95,21 +95,7 @@ def test_bad_dc_inlet_data_is_refused(old: str, new: str, message: str) -> None:
 
 
 def _dc_scenario_text(**changes: str) -> str:
-    text = """
-[scenario]
-name = "x"
-title = "x"
-duration_h = 1.0
-[devices]
-vehicle = "cybertruck_awd"
-wall_connector = "universal_wall_connector"
-home = "home"
-grid = "grid"
-dc_charger = "dc_fast_charger"
-[vehicle]
-plug = "dc_charger"
-start_soc_pct = 10.0
-"""
+    text = DC_SCENARIO_TOML
     for old, new in changes.items():
         text = text.replace(old, new)
     return text

@@ -21,6 +21,7 @@ from iso15118.constants import NS_DIN, NS_ISO20_DC, SdpSecurity
 from iso15118.errors import ConfigError
 from iso15118.session.events import EndReason
 from iso15118.transport.generations import Standard, Transport
+from tests.harness.bench_support import DC_SCENARIO_TOML
 from tests.support.netns import ipv6_loopback, require_netns
 
 pytestmark = pytest.mark.timeout(120)
@@ -202,21 +203,7 @@ def test_the_network_transport_follows_sdp_and_the_attempts() -> None:
 
 
 # ---- configuration ------------------------------------------------------------------------------------------------
-_TOML = """
-[scenario]
-name = "x"
-title = "x"
-duration_h = 1.0
-[devices]
-vehicle = "cybertruck_awd"
-wall_connector = "universal_wall_connector"
-home = "home"
-grid = "grid"
-dc_charger = "dc_fast_charger"
-[vehicle]
-plug = "dc_charger"
-start_soc_pct = 10.0
-"""
+_TOML = DC_SCENARIO_TOML
 
 
 def test_the_protocols_table() -> None:
