@@ -18,6 +18,7 @@ from iso15118.session.selection import EnergyFamily
 from iso15118.simple import SimpleEV, SimpleEVSE
 from iso15118.transport.driver import SessionOutcome
 from iso15118.transport.link import memory_pair
+from iso15118.transport.negotiation import ConnectionTerms
 from iso15118.transport.runner import serve_secc_session
 from iso15118.v2gtp import Deframer, frame
 from tests.session.recording import Recorded, Recorder, run_pair
@@ -97,14 +98,20 @@ def recorded_din_session() -> tuple[Recorded, ...]:
 
 
 async def scripted_secc(
-    requests: Sequence[Any], *, evse: SimpleEVSE | None = None, secc: SeccConfig = DIN_SECC
+    requests: Sequence[Any],
+    *,
+    evse: SimpleEVSE | None = None,
+    secc: SeccConfig = DIN_SECC,
+    sap: Any = None,
+    terms: ConnectionTerms | None = None,
 ) -> tuple[list[Any], SessionOutcome]:
-    """Our SECC (the real runner) against a scripted EV: each request is sent once the previous answer came
-    (``requests`` are V2G_Messages; a callable is called with the SessionID to build one); the EV stops sending
-    when the SECC ends the session. Returns the decoded answers and the SECC's outcome."""
+    """Our SECC (the real runner, under ``terms``) against a scripted DIN EV: after ``sap`` (default: DIN's offer)
+    each request is sent once the previous answer came (``requests`` are V2G_Messages; a callable is called with
+    the SessionID to build one); the EV stops at a FAILED answer or when the SECC closes. Returns the decoded
+    answers and the SECC's outcome."""
     ev_end, secc_end = memory_pair()
-    task = asyncio.create_task(serve_secc_session(secc_end, evse or SimpleEVSE(), secc))
-    await ev_end.send(frame(0x8001, encode_message(sap_request([DIN.generation.offer]))))
+    task = asyncio.create_task(serve_secc_session(secc_end, evse or SimpleEVSE(), secc, terms=terms))
+    await ev_end.send(frame(0x8001, encode_message(sap or sap_request([DIN.generation.offer]))))
     deframer = Deframer(max_payload_length=65536)
     pending: list[Any] = []
     answers: list[Any] = []
@@ -129,8 +136,7 @@ async def scripted_secc(
         decoded = decode_as(got.payload, "din")
         answers.append(decoded)
         session_id = bytes(decoded.header.session_id)
-        body = _ENV.body(decoded)
-        if str(body.response_code).startswith("FAILED"):
+        if str(_ENV.body(decoded).response_code).startswith("FAILED"):
             break
     await ev_end.close()
     return answers, await task

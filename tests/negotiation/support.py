@@ -3,24 +3,19 @@ and a scripted EV talking to our SECC runner over an in-memory link under given 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from iso15118.codec import decode_as, encode_message
 from iso15118.config import SeccConfig
 from iso15118.constants import NS_DIN, NS_ISO2, NS_ISO20_AC, NS_ISO20_DC
 from iso15118.din.profile import DIN
 from iso15118.messages.app_protocol import AppProtocol, supportedAppProtocolReq
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, TlsMode
-from iso15118.simple import SimpleEVSE
 from iso15118.transport.driver import SessionOutcome
-from iso15118.transport.link import memory_pair
 from iso15118.transport.negotiation import ConnectionTerms
-from iso15118.transport.runner import serve_secc_session
-from iso15118.v2gtp import Deframer, frame
+from tests.din.support import scripted_secc
 from tests.transport_session.helpers import TestPki
 
 __all__ = ["ALL_DC", "Pkis", "iso2_evcc_tls", "iso2_secc_tls", "offer", "scripted_din"]
@@ -70,38 +65,7 @@ def offer(namespaces: Sequence[str], *, minor: int = 0) -> supportedAppProtocolR
 async def scripted_din(
     requests: Sequence[Any], *, terms: ConnectionTerms | None, secc: SeccConfig | None = None
 ) -> tuple[list[Any], SessionOutcome]:
-    """Our SECC runner (DIN 70121 only unless ``secc`` says otherwise) against a scripted DIN EV under ``terms``:
-    each request (a DIN V2G_Message, or a callable building one from the SessionID) is sent once the previous
-    answer came; stops at a FAILED answer or when the SECC closes. Returns the decoded answers and the SECC's
-    outcome."""
-    ev_end, secc_end = memory_pair()
+    """:func:`tests.din.support.scripted_secc` under ``terms`` with this module's SupportedAppProtocol offer; the
+    SECC speaks DIN 70121 only unless ``secc`` says otherwise."""
     config = secc or SeccConfig(protocols=(NS_DIN,))
-    task = asyncio.create_task(serve_secc_session(secc_end, SimpleEVSE(), config, terms=terms))
-    await ev_end.send(frame(0x8001, encode_message(offer((NS_DIN,)))))
-    deframer = Deframer(max_payload_length=65536)
-    pending: list[Any] = []
-    answers: list[Any] = []
-
-    async def answer() -> Any | None:
-        while not pending:
-            data = await ev_end.receive()
-            if not data:
-                return None
-            pending.extend(deframer.feed(data))
-        return pending.pop(0)
-
-    assert await answer() is not None, "no supportedAppProtocolRes"
-    session_id = bytes(8)
-    for request in requests:
-        message = request(session_id) if callable(request) else request
-        await ev_end.send(frame(0x8001, encode_message(message, schema="din")))
-        got = await answer()
-        if got is None:
-            break
-        decoded = decode_as(got.payload, "din")
-        answers.append(decoded)
-        session_id = bytes(decoded.header.session_id)
-        if str(_ENV.body(decoded).response_code).startswith("FAILED"):
-            break
-    await ev_end.close()
-    return answers, await task
+    return await scripted_secc(requests, secc=config, sap=offer((NS_DIN,)), terms=terms)
