@@ -100,6 +100,21 @@ CASES = [
 ]
 
 
+def _josev_evcc(live: Path, pki: JosevPki, veth: VethPair, tmp_path: Path, config: str) -> JosevProcess:
+    """Josev's EVCC with its shipped configuration ``config`` on the veth pair's EV end (TLS 1.3 off)."""
+    config_file = tmp_path / "evcc.json"
+    config_file.write_text(json.dumps(example_evcc_config(live, config)))
+    return JosevProcess(
+        "evcc",
+        live,
+        "iso15118.evcc.main",
+        namespace=veth.ns_b,
+        env=evcc_env(veth.if_b, pki, tls13=False),
+        workdir=tmp_path / "josev",
+        args=(str(config_file),),
+    )
+
+
 @pytest.mark.parametrize(("config", "namespace", "energy", "authorization", "transport", "loop"), CASES)
 def test_josev_legacy_evcc_against_our_secc(
     config: str,
@@ -129,18 +144,7 @@ def test_josev_legacy_evcc_against_our_secc(
         timeout=SESSION_TIMEOUT,
         pnc=_contract_checks(josev_pki) if pnc else None,
     )
-    settings = example_evcc_config(josev_live, config)
-    config_file = tmp_path / "evcc.json"
-    config_file.write_text(json.dumps(settings))
-    josev = JosevProcess(
-        "evcc",
-        josev_live,
-        "iso15118.evcc.main",
-        namespace=veth.ns_b,
-        env=evcc_env(veth.if_b, josev_pki, tls13=False),
-        workdir=tmp_path / "josev",
-        args=(str(config_file),),
-    )
+    josev = _josev_evcc(josev_live, josev_pki, veth, tmp_path, config)
     peer_logs.add(josev)
     report, exit_code, took = serve_josev_evcc(ours, josev, exit_wait=20.0)
 
@@ -215,17 +219,7 @@ def test_josev_ac_evcc_leaves_a_single_phase_charger_without_session_stop(
         SeccConfig(protocols=EVERY),
         timeout=SESSION_TIMEOUT,
     )
-    config_file = tmp_path / "evcc.json"
-    config_file.write_text(json.dumps(example_evcc_config(josev_live, "iso15118_2/evcc_config_eim_ac.json")))
-    josev = JosevProcess(
-        "evcc",
-        josev_live,
-        "iso15118.evcc.main",
-        namespace=veth.ns_b,
-        env=evcc_env(veth.if_b, josev_pki, tls13=False),
-        workdir=tmp_path / "josev",
-        args=(str(config_file),),
-    )
+    josev = _josev_evcc(josev_live, josev_pki, veth, tmp_path, "iso15118_2/evcc_config_eim_ac.json")
     peer_logs.add(josev)
     report, _exit, _took = serve_josev_evcc(ours, josev, exit_wait=0.0)
 
