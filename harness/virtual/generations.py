@@ -16,7 +16,7 @@ domain facts kept here, before anything runs:
   speak and, over a network link, among what the connection's transport admits (-20: TLS 1.3; -2: TLS 1.2 or
   TCP; DIN: TCP). The truck asks SDP for TLS when its first protocol is -20, or -2 with ``iso2_transport =
   "tls"``; it tries TLS 1.3 (when it offers -20) then TLS 1.2 (when it offers -2), or plain TCP when the charger
-  announced no TLS -- the EVCC's own plan (:func:`~iso15118.transport.evcc_client.plan_attempts`). Each session
+  announced no TLS -- the EVCC's own plan (:func:`~iso15118.transport.evcc_client.transport_order`). Each session
   is checked against this prediction afterwards.
 """
 
@@ -31,7 +31,9 @@ from harness.bench import Scenario, run_physics_only
 from harness.bench.protocols import Iso2Transport, ProtocolSettings, WithoutBpt
 from iso15118.constants import NS_DIN, NS_ISO2, NS_ISO20_AC, NS_ISO20_DC, SdpSecurity
 from iso15118.errors import ConfigError
+from iso15118.security.tls import TlsConfig, TlsMode
 from iso15118.session.selection import EnergyFamily
+from iso15118.transport.evcc_client import transport_order
 from iso15118.transport.generations import STANDARD_NAMES, Standard, Transport, describe_namespace
 from iso15118.transport.policy import TransportPolicy
 
@@ -49,6 +51,9 @@ __all__ = [
 _EXPORT_EPS_WH: Final = 1.0
 """Energy out through the port below which a scenario counts as charge-only (rounding, not a discharge)."""
 _STRICT: Final = TransportPolicy(tls=None)  # only its admits() is used: each generation's own transport rule
+_TRUCK: Final = TransportPolicy(tls=TlsConfig(), tls_iso2=TlsConfig(mode=TlsMode.ISO2))
+"""The truck's transports as the EVCC plans them (strict; a TLS identity for -20 and for -2: only their presence
+counts here)."""
 _TRANSPORT_NAMES: Final = {Transport.TLS13: "TLS 1.3", Transport.TLS12: "TLS 1.2", Transport.TCP: "plain TCP"}
 
 
@@ -155,16 +160,12 @@ def _served(charger: Sequence[Standard]) -> dict[Transport, bool]:
 
 def network_transport(plan_ev: Sequence[Standard], charger: Sequence[Standard], asked: SdpSecurity) -> Transport | None:
     """The transport the truck ends up on: the charger's SDP answer (what was asked when it serves that, else what
-    it serves), then the truck's attempts in order until the charger accepts one (None: none works)."""
+    it serves), then the EVCC's own attempts in order (:func:`~iso15118.transport.evcc_client.transport_order`;
+    the truck has a TLS identity for each generation it offers) until the charger accepts one (None: none works)."""
     served = _served(charger)
     tls = served[Transport.TLS13] or served[Transport.TLS12]
     announced = asked if (tls if asked is SdpSecurity.TLS else served[Transport.TCP]) else _other(asked)
-    if announced is SdpSecurity.TLS:
-        attempts = [Transport.TLS13] if Standard.ISO20 in plan_ev else []
-        attempts += [Transport.TLS12] if Standard.ISO2 in plan_ev else []
-    else:
-        attempts = [Transport.TCP] if {Standard.ISO2, Standard.DIN} & set(plan_ev) else []
-    return next((t for t in attempts if served[t]), None)
+    return next((t for t in transport_order(announced, plan_ev, _TRUCK) if served[t]), None)
 
 
 def _other(security: SdpSecurity) -> SdpSecurity:

@@ -49,7 +49,7 @@ from iso15118.transport.udp import SDP_MAX_TRIES, SDP_TIMEOUT_PER_TRY, SdpResult
 if TYPE_CHECKING:
     from iso15118.transport.slac_link import SlacResult
 
-__all__ = ["Attempt", "EvccClientConfig", "EvccRun", "plan_attempts", "run_evcc", "sdp_security"]
+__all__ = ["Attempt", "EvccClientConfig", "EvccRun", "plan_attempts", "run_evcc", "sdp_security", "transport_order"]
 
 log = logging.getLogger(__name__)
 
@@ -124,30 +124,45 @@ def sdp_security(protocols: tuple[str, ...], authorization: str, policy: Transpo
     return SdpSecurity.NONE
 
 
+def transport_order(
+    announced: SdpSecurity, standards: Sequence[Standard], policy: TransportPolicy, *, plain_last: bool = False
+) -> list[Transport]:
+    """The transports to try, in order, for an SECC that announced ``announced``, offering ``standards`` (the EV's
+    priority): TLS 1.3 when -20 is offered and configured, TLS 1.2 when -2 is, in that priority; plain TCP when
+    the SECC has no TLS and some offered generation is valid over it, or (``plain_last``: a target without SDP)
+    after the TLS attempts when -2 or DIN is offered."""
+    offered = set(standards)
+    order: list[Transport] = []
+    if announced is SdpSecurity.TLS:
+        # The EV's priority decides which TLS comes first: an EV preferring -2 to -20 tries TLS 1.2 first.
+        configured = {Standard.ISO20: (Transport.TLS13, policy.tls), Standard.ISO2: (Transport.TLS12, policy.tls_iso2)}
+        for standard in dict.fromkeys(standards):
+            transport, tls = configured.get(standard, (None, None))
+            if transport is not None and tls is not None:
+                order.append(transport)
+    if announced is SdpSecurity.NONE:
+        if any(policy.admits(s, Transport.TCP).allowed for s in offered):
+            order.append(Transport.TCP)
+    elif plain_last and offered & {Standard.ISO2, Standard.DIN}:
+        order.append(Transport.TCP)  # a generation that runs over plain TCP in strict mode
+    return order
+
+
 def plan_attempts(
     announced: SdpSecurity, protocols: tuple[str, ...], policy: TransportPolicy, *, plain_last: bool = False
 ) -> list[Attempt]:
-    """The connection attempts, in order, for an SECC that announced ``announced``: TLS 1.3 when -20 is offered
-    and configured, TLS 1.2 when -2 is (in the order of the EV's priority); plain TCP when the SECC has no TLS
-    and some offered protocol is valid over it, or (``plain_last``: a target without SDP) after the TLS attempts
-    when -2 or DIN is offered."""
-    standards = {standard_of(ns) for ns in protocols}
-    attempts = []
-    if announced is SdpSecurity.TLS:
-        if Standard.ISO20 in standards and policy.tls is not None:
-            attempts.append(Attempt(transport=Transport.TLS13, tls=policy.tls_config(), mode=policy.tls_mode))
-        if Standard.ISO2 in standards and policy.tls_iso2 is not None:
-            attempts.append(Attempt(transport=Transport.TLS12, tls=policy.tls_iso2, mode=TlsMode.ISO2))
-        # The EV's priority decides which TLS comes first: an EV preferring -2 to -20 tries TLS 1.2 first.
-        first = {Standard.ISO20: Transport.TLS13, Standard.ISO2: Transport.TLS12}
-        order = [first[s] for s in map(standard_of, protocols) if s in first]
-        attempts.sort(key=lambda a: order.index(a.transport))
-    if announced is SdpSecurity.NONE:
-        if any(policy.admits(s, Transport.TCP).allowed for s in standards):
-            attempts.append(Attempt(transport=Transport.TCP))
-    elif plain_last and standards & {Standard.ISO2, Standard.DIN}:
-        attempts.append(Attempt(transport=Transport.TCP))  # a generation that runs over plain TCP in strict mode
-    return attempts
+    """The connection attempts of :func:`transport_order` for the offered ``protocols``, each with its TLS
+    configuration and peer-check mode."""
+    standards = [s for s in map(standard_of, protocols) if s is not None]
+    return [_attempt(t, policy) for t in transport_order(announced, standards, policy, plain_last=plain_last)]
+
+
+def _attempt(transport: Transport, policy: TransportPolicy) -> Attempt:
+    if transport is Transport.TLS13:
+        return Attempt(transport=transport, tls=policy.tls_config(), mode=policy.tls_mode)
+    if transport is Transport.TLS12:
+        return Attempt(transport=transport, tls=policy.tls_iso2, mode=TlsMode.ISO2)
+    return Attempt(transport=transport)
 
 
 def _no_attempt(announced: SdpSecurity, wanted: SdpSecurity, tolerant: bool) -> SecurityError:

@@ -198,6 +198,8 @@ def test_the_network_transport_follows_sdp_and_the_attempts() -> None:
     assert network_transport(EVERY, (DIN,), tls) is Transport.TCP  # a DIN charger announces no TLS
     assert network_transport(EVERY, (ISO2,), tls) is Transport.TLS12  # TLS 1.3 refused, TLS 1.2 next
     assert network_transport(EVERY, EVERY, tls) is Transport.TLS13
+    # The EVCC's own order: a truck preferring -2 tries TLS 1.2 first, as it will when it connects.
+    assert network_transport((ISO2, ISO20), EVERY, tls) is Transport.TLS12
     assert network_transport((ISO2, DIN), EVERY, plain) is Transport.TCP
     assert network_transport((ISO20,), (DIN,), tls) is None
 
