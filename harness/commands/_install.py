@@ -24,11 +24,10 @@ from cryptography.hazmat.primitives import serialization
 from harness.config import EvccSettings
 from harness.config_pki import load_pkis
 from iso15118.errors import ConfigError
-from iso15118.security.credentials import ContractCredentials, ProvisioningCredentials
+from iso15118.security.credentials import ContractCredentials, provisioning_from
 from iso15118.security.iso2_credentials import is_iso2_key, iso2_provisioning
 from iso15118.security.iso2_signatures import ISO2_SIGNATURE_PROFILE
 from iso15118.security.pki import load_pki
-from iso15118.security.profiles import Entity
 from iso15118.simple import SimpleEV
 from iso15118.transport.generations import Standard, standard_of
 
@@ -45,10 +44,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="ask for a contract certificate with the OEM provisioning certificate of --pki (if offered)",
     )
     parser.add_argument("--contract", type=Path, metavar="DIR", help="where installed contracts go / are used from")
-
-
-def _der(path: Path) -> tuple[bytes, ...]:
-    return tuple(c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(path.read_bytes()))
 
 
 def _generation_pki(args: argparse.Namespace, settings: EvccSettings) -> tuple[Standard, Path] | None:
@@ -70,18 +65,6 @@ def _directory(args: argparse.Namespace, settings: EvccSettings) -> Path | None:
     return found[1] / "installed" if found is not None else None
 
 
-def _iso20_provisioning(pki: Path) -> ProvisioningCredentials:
-    layout = load_pki(pki)
-    prov = layout[Entity.OEM_PROV_LEAF]
-    assert prov.chain_pem is not None
-    return ProvisioningCredentials(
-        chain=_der(prov.chain_pem),
-        key=serialization.load_pem_private_key(prov.key_pem.read_bytes(), password=None),
-        v2g_roots=_der(layout[Entity.V2G_ROOT].cert_pem),
-        contract_roots=_der(layout[Entity.MO_ROOT].cert_pem) + _der(layout[Entity.V2G_ROOT].cert_pem),
-    )
-
-
 def apply(args: argparse.Namespace, settings: EvccSettings) -> EvccSettings:
     """The settings with the provisioning credentials (``--install-certificate``) or the installed contract."""
     evcc = settings.evcc
@@ -94,7 +77,7 @@ def apply(args: argparse.Namespace, settings: EvccSettings) -> EvccSettings:
                 "generation (-20: `v2g pki init`; -2: `v2g pki init --profile iso2`)"
             )
         standard, pki = found
-        creds = iso2_provisioning(pki) if standard is Standard.ISO2 else _iso20_provisioning(pki)
+        creds = iso2_provisioning(pki) if standard is Standard.ISO2 else provisioning_from(load_pki(pki))
         evcc = dataclasses.replace(evcc, install_certificate=True, provisioning=creds)
     elif args.contract is not None and where is not None:
         if not (where / _CHAIN).exists():

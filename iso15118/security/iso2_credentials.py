@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from iso15118.errors import ConfigError
-from iso15118.security.certs import load_certificates
-from iso15118.security.credentials import ContractCredentials, ProvisioningCredentials
+from iso15118.security.credentials import ContractCredentials, ProvisioningCredentials, chain_der, provisioning_from
 from iso15118.security.iso2_signatures import ISO2_SIGNATURE_PROFILE
 from iso15118.security.pki import PkiLayout, load_pki, load_private_key
 from iso15118.security.pkikinds import ISO2_PKI
@@ -37,42 +34,17 @@ def _layout(directory: Path) -> PkiLayout:
     return layout
 
 
-def _der(certs: list[x509.Certificate]) -> tuple[bytes, ...]:
-    return tuple(c.public_bytes(serialization.Encoding.DER) for c in certs)
-
-
-def _read(path: Path | None) -> list[x509.Certificate]:
-    if path is None:
-        raise ConfigError("the PKI has no chain file for this leaf")
-    try:
-        return load_certificates(path.read_bytes(), source=str(path))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
 def iso2_contract(directory: Path) -> ContractCredentials:
     """The contract chain (leaf, MO Sub-CA 2, MO Sub-CA 1) and key of the -2 PKI in ``directory``."""
     files = _layout(directory)[Entity.CONTRACT_LEAF]
     return ContractCredentials(
-        chain=_der(_read(files.chain_pem)), key=load_private_key(files.key_pem), profile=ISO2_SIGNATURE_PROFILE
+        chain=chain_der(files.chain_pem), key=load_private_key(files.key_pem), profile=ISO2_SIGNATURE_PROFILE
     )
 
 
 def iso2_provisioning(directory: Path) -> ProvisioningCredentials:
-    """The OEM provisioning chain and key of the -2 PKI in ``directory``, with the V2G root (it anchors the CPS
-    chain of installation responses) and the MO and V2G roots (they anchor contract chains)."""
-    layout = _layout(directory)
-    files = layout[Entity.OEM_PROV_LEAF]
-
-    def roots(*entities: Entity) -> tuple[bytes, ...]:
-        return _der([cert for path in layout.roots(*entities) for cert in _read(path)])
-
-    return ProvisioningCredentials(
-        chain=_der(_read(files.chain_pem)),
-        key=load_private_key(files.key_pem),
-        v2g_roots=roots(Entity.V2G_ROOT),
-        contract_roots=roots(Entity.MO_ROOT, Entity.V2G_ROOT),
-    )
+    """The OEM provisioning credentials of the -2 PKI in ``directory`` (:func:`provisioning_from`)."""
+    return provisioning_from(_layout(directory))
 
 
 def is_iso2_key(key: object) -> bool:

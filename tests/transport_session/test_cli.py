@@ -254,3 +254,25 @@ def test_pause_and_resume_across_two_evcc_runs_then_sigterm(pki: TestPki) -> Non
     assert len(lines) == 2 and all(f"session {session}" in line for line in lines)
     assert lines[0].endswith("ended paused (SessionStop(Pause))")
     assert f"session {session}, ISO 15118-20, AC_BPT dynamic, EIM, resumed, channel Charge, " in lines[1]
+
+
+def test_an_installed_contract_is_kept_and_pays_the_next_session(pki: TestPki, tmp_path: Path) -> None:
+    # -20: the charger's --cps answers the EV's CertificateInstallationReq; `--contract DIR` keeps the contract
+    # (key 0600) and a later run pays with it.
+    port = free_port()
+    pki_dir = str(pki.layout.directory)
+    installed = tmp_path / "installed"
+    charger = ["--listen", "::1", "--port", str(port), "--no-sdp", "--pki", pki_dir, "--auth", "eim", "pnc"]
+    ev = ["--target", f"[::1]:{port}", "--pki", pki_dir, "--protocols", "iso20", "--auth", "pnc", "--loops", "2"]
+    with cli.secc([*charger, "--cps", pki_dir]) as secc:
+        first = cli.evcc([*ev, "--install-certificate", "--contract", str(installed)])
+        second = cli.evcc([*ev, "--contract", str(installed)])
+        secc.proc.send_signal(signal.SIGTERM)
+        code, _out, err = cli.finish(secc)
+    assert first.returncode == 0, first.stderr
+    assert "ISO 15118-20, AC_BPT dynamic, PnC, channel Charge, 2 loops" in first.stdout, first.stdout
+    assert f"installed in {installed}" in first.stdout, first.stdout
+    assert (installed / "contract_key.pem").stat().st_mode & 0o077 == 0
+    assert second.returncode == 0, second.stderr
+    assert ", PnC, channel Charge, 2 loops" in second.stdout and "installed" not in second.stdout, second.stdout
+    assert code == 0, err
